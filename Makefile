@@ -1,0 +1,111 @@
+# FlyTrap: build, test and demo. `make run` and `make test` install what
+# they need themselves (scripts/deps.sh).
+
+BUILD ?= build
+CC ?= cc
+PREFIX ?= /usr/local
+
+WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+       -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fno-strict-aliasing $(WARN) \
+	-Icommon $(CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS_ALL = -Wl,--as-needed $(LDFLAGS) $(EXTRA_LDFLAGS)
+
+COMMON_SRCS := $(sort $(wildcard common/*.c))
+COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/%.o)
+LIBCOMMON := $(BUILD)/libflytrap.a
+
+# Libraries per program: proxyd links neither sqlite nor libcurl nor
+# libsecp256k1 (it holds no keys and verifies nothing itself).
+LIBS_proxyd := -lev -lmsgpackc -lcrypto
+LIBS_authd := -lev -lmsgpackc -lsecp256k1 -lcrypto -linih
+LIBS_flytrapctl := -lsecp256k1 -lcrypto -linih
+LIBS_tests := -lcmocka -lev -lmsgpackc -lsecp256k1 -lcrypto -linih
+
+PROGRAMS := proxyd authd flytrapctl
+BINS := $(PROGRAMS:%=$(BUILD)/bin/%)
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_BINS := $(BUILD)/bench/connect_bench
+
+.PHONY: all deps test unit integration run bench format format-check \
+	clang-check clean
+
+all: $(BINS) $(UNIT_BINS) $(BENCH_BINS)
+
+deps:
+	scripts/deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBCOMMON): $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+.SECONDEXPANSION:
+$(BUILD)/bin/%: $$(patsubst %.c,$(BUILD)/%.o,$$(sort $$(wildcard $$*/*.c))) \
+		$(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(LIBCOMMON) \
+		$(LDFLAGS_ALL) $(LIBS_$*)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBCOMMON) $(LDFLAGS_ALL) $(LIBS_tests)
+
+$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBCOMMON) $(LDFLAGS_ALL) \
+		-lsecp256k1 -lcrypto -lm
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- Tests ------------------------------------------------------------------
+
+test:
+	scripts/deps.sh --check-or-install
+	$(MAKE) all
+	$(MAKE) clang-check
+	$(MAKE) format-check
+	$(MAKE) unit
+	$(MAKE) integration
+	@echo "make test: all suites passed"
+
+unit: $(UNIT_BINS)
+	scripts/run-unit.sh $(UNIT_BINS)
+
+integration: $(BINS) $(BENCH_BINS)
+	FLYTRAP_BUILD=$(BUILD) /usr/bin/python3 -m pytest -q tests/integration
+
+# The same tree must build warning-free with clang too.
+clang-check:
+	$(MAKE) BUILD=$(BUILD)/clang CC=clang all
+
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
+	find common proxyd authd chaind reportd flytrapctl tests -name '*.[ch]')
+
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+# ---- Demo and benchmarks ----------------------------------------------------
+
+run:
+	scripts/deps.sh --check-or-install
+	$(MAKE) all
+	FLYTRAP_BUILD=$(BUILD) scripts/demo.sh
+
+bench:
+	scripts/deps.sh --check-or-install
+	$(MAKE) all
+	FLYTRAP_BUILD=$(BUILD) scripts/bench.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,89 @@
+/*
+ * FlyTrap's configuration: one INI file, a section per daemon. Every option
+ * is one row of the table in config.c, with its type, default and
+ * documentation; unknown sections and keys are errors reported as file:line.
+ */
+#ifndef FLYTRAP_CONFIG_H
+#define FLYTRAP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define FLYTRAP_CONFIG_PATH "/etc/flytrap/flytrap.conf"
+
+struct flytrap_config {
+	struct {
+		char *realm;
+		char *runtime_dir;
+		char *log_level;
+	} global;
+	struct {
+		char *listen; /* comma-separated host:port list */
+		char *broker; /* host:port */
+		char *broker_username;
+		char *broker_password;
+		long long connect_timeout_ms;
+		long long auth_timeout_ms;
+		long long max_packet_size;
+		long long max_sessions;
+		long long buffer_limit;
+		bool forward_username;
+	} proxyd;
+	struct {
+		long long token_skew_s;
+		bool static_tokens;
+		long long replay_cache_size;
+		long long challenge_lifetime_s;
+		long long max_pending_challenges;
+	} authd;
+};
+
+enum config_type {
+	CONFIG_STRING,
+	CONFIG_INT,
+	CONFIG_BOOL,
+};
+
+struct config_option {
+	const char *section;
+	const char *name;
+	enum config_type type;
+	size_t offset; /* into struct flytrap_config */
+	const char *default_value; /* as text, parsed like file values */
+	long long min; /* CONFIG_INT bounds */
+	long long max;
+	const char *doc;
+};
+
+/* The table of every option, ending with a row whose name is NULL. */
+extern const struct config_option config_options[];
+
+enum config_status {
+	CONFIG_OK = 0,
+	CONFIG_ERR_IO, /* file cannot be opened or read */
+	CONFIG_ERR_SYNTAX, /* not an INI line */
+	CONFIG_ERR_UNKNOWN, /* unknown section or key */
+	CONFIG_ERR_VALUE, /* value of the wrong type or out of range */
+	CONFIG_ERR_DUPLICATE, /* a key given twice in its section */
+};
+
+/* Fills cfg with every default. */
+void config_defaults(struct flytrap_config *cfg);
+
+/*
+ * Loads defaults, then the file at path. On error writes a message of the
+ * form "path:line: what is wrong" into (err, errlen). A missing file is
+ * CONFIG_ERR_IO unless allow_missing is set (then defaults stand).
+ */
+enum config_status config_load(struct flytrap_config *cfg, const char *path,
+    bool allow_missing, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Writes the effective settings as an INI file, with each option's doc. */
+void config_print(const struct flytrap_config *cfg, FILE *out);
+
+/* Frees the strings held by cfg. */
+void config_free(struct flytrap_config *cfg);
+
+#endif
