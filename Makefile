@@ -18,9 +18,9 @@ LIBCOMMON := $(BUILD)/libflytrap.a
 
 # Libraries per program: proxyd links neither sqlite nor libcurl nor
 # libsecp256k1 (it holds no keys and verifies nothing itself).
-LIBS_proxyd := -lev -lmsgpackc -lcrypto
+LIBS_proxyd := -lev -lmsgpackc -linih
 LIBS_authd := -lev -lmsgpackc -lsecp256k1 -lcrypto -linih
-LIBS_flytrapctl := -lsecp256k1 -lcrypto -linih
+LIBS_flytrapctl := -lsecp256k1 -lcrypto -linih -ljansson
 LIBS_tests := -lcmocka -lev -lmsgpackc -lsecp256k1 -lcrypto -linih
 
 PROGRAMS := proxyd authd flytrapctl
@@ -48,8 +48,9 @@ $(LIBCOMMON): $(COMMON_OBJS)
 	$(AR) rcs $@ $^
 
 .SECONDEXPANSION:
-$(BUILD)/bin/%: $$(patsubst %.c,$(BUILD)/%.o,$$(sort $$(wildcard $$*/*.c))) \
-		$(LIBCOMMON)
+# (No '%' inside: in a pattern rule it would stand for the stem.)
+$(BUILD)/bin/%: $$(addprefix $(BUILD)/,$$(addsuffix .o, \
+		$$(basename $$(sort $$(wildcard $$*/*.c))))) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(LIBCOMMON) \
 		$(LDFLAGS_ALL) $(LIBS_$*)

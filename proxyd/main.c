@@ -1,0 +1,85 @@
+/*
+ * proxyd: the internet-facing MQTT proxy. It accepts clients, has authd
+ * verify their credentials, and relays their packets to the broker.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "ipc.h"
+#include "log.h"
+#include "proxyd.h"
+
+static struct proxyd proxyd;
+
+static void
+proxyd_open(struct daemon_ctx *ctx)
+{
+	const struct flytrap_config *cfg = &ctx->cfg;
+
+	proxyd.loop = ctx->loop;
+	proxyd.cfg = cfg;
+	proxyd.max_packet = (uint32_t)cfg->proxyd.max_packet_size;
+	proxyd.buffer_limit = (size_t)cfg->proxyd.buffer_limit;
+	proxyd.connect_timeout = (double)cfg->proxyd.connect_timeout_ms / 1e3;
+	proxyd.auth_timeout = (double)cfg->proxyd.auth_timeout_ms / 1e3;
+
+	if (cfg->proxyd.broker_password[0] != '\0' &&
+	    cfg->proxyd.broker_username[0] == '\0' &&
+	    !cfg->proxyd.forward_username)
+		fatalx("[proxyd] broker_password needs broker_username or "
+		       "forward_username: MQTT sends no password alone");
+	if (!proxyd_resolve(cfg->proxyd.broker, false, &proxyd.broker_addr,
+		&proxyd.broker_addrlen))
+		fatalx("[proxyd] broker: bad address '%s' (want host:port)",
+		    cfg->proxyd.broker);
+	/* A rewritten CONNECT is the client's plus credentials we add. */
+	proxyd.scratch_len = proxyd.max_packet + 1024 +
+	    strlen(cfg->proxyd.broker_username) +
+	    strlen(cfg->proxyd.broker_password);
+	proxyd.scratch = malloc(proxyd.scratch_len);
+	proxyd.props_scratch = malloc(proxyd.max_packet);
+	if (proxyd.scratch == NULL || proxyd.props_scratch == NULL)
+		fatalx("out of memory");
+	if (!listener_open_all(&proxyd, cfg->proxyd.listen))
+		fatalx("cannot open the listeners");
+}
+
+static void
+proxyd_start(struct daemon_ctx *ctx)
+{
+	char path[512];
+
+	daemon_runtime_path(ctx, "authd.sock", path, sizeof(path));
+	proxyd.authd = ipc_client_new(ctx->loop, path, "authd");
+	if (proxyd.authd == NULL)
+		fatalx("out of memory");
+	listener_start_all(&proxyd);
+	log_info("relaying to the broker at %s", ctx->cfg.proxyd.broker);
+}
+
+static void
+proxyd_stop(struct daemon_ctx *ctx)
+{
+	(void)ctx;
+	listener_close_all(&proxyd);
+	session_close_all(&proxyd);
+	ipc_client_free(proxyd.authd);
+	free(proxyd.scratch);
+	free(proxyd.props_scratch);
+}
+
+static const struct daemon_spec proxyd_spec = {
+	.name = "proxyd",
+	.summary = "FlyTrap MQTT proxy: authenticates clients and relays "
+		   "them to the broker.",
+	.open = proxyd_open,
+	.start = proxyd_start,
+	.stop = proxyd_stop,
+};
+
+int
+main(int argc, char **argv)
+{
+	return daemon_main(argc, argv, &proxyd_spec);
+}

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# `make run`: starts the FlyTrap demo stack in the foreground on loopback
+# (a real Mosquitto broker, authd and proxyd), writes what it set up to a
+# shell-sourceable file, and stops everything on Ctrl-C or SIGTERM.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${FLYTRAP_BUILD:-build}
+case $build in /*) ;; *) build=$root/$build ;; esac
+bin=$build/bin
+demo=${FLYTRAP_DEMO_DIR:-$root/.run/demo}
+realm=${FLYTRAP_DEMO_REALM:-flytrap-demo}
+
+free_port() {
+	/usr/bin/python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+wait_for_port() { # port, name, pid
+	local i
+	for i in $(seq 1 100); do
+		if ! kill -0 "$3" 2>/dev/null; then
+			echo "demo: $2 exited; see $demo/$2.log" >&2
+			return 1
+		fi
+		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "demo: $2 did not open port $1; see $demo/$2.log" >&2
+	return 1
+}
+
+wait_for_file() { # path, name, pid
+	local i
+	for i in $(seq 1 100); do
+		[ -S "$1" ] && return 0
+		if ! kill -0 "$3" 2>/dev/null; then
+			echo "demo: $2 exited; see $demo/$2.log" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+	echo "demo: $2 did not create $1" >&2
+	return 1
+}
+
+pids=()
+stop_all() {
+	trap - INT TERM EXIT
+	if [ ${#pids[@]} -gt 0 ]; then
+		echo
+		echo "demo: stopping"
+		kill "${pids[@]}" 2>/dev/null || true
+		wait "${pids[@]}" 2>/dev/null || true
+	fi
+}
+trap stop_all EXIT
+trap 'exit 0' INT TERM
+
+mkdir -p "$demo/run"
+chmod 700 "$demo"
+broker_port=$(free_port)
+proxy_port=$(free_port)
+
+cat >"$demo/mosquitto.conf" <<CONF
+# Demo broker: only proxyd talks to it, on loopback.
+listener $broker_port 127.0.0.1
+allow_anonymous true
+persistence false
+log_dest stderr
+CONF
+
+cat >"$demo/flytrap.conf" <<CONF
+# FlyTrap demo configuration (written by make run).
+[global]
+realm = $realm
+runtime_dir = $demo/run
+
+[proxyd]
+listen = 127.0.0.1:$proxy_port
+broker = 127.0.0.1:$broker_port
+CONF
+
+key=$demo/demo.key
+if [ ! -f "$key" ]; then
+	"$bin/flytrapctl" keygen --out "$key" >/dev/null
+fi
+address=$("$bin/flytrapctl" address --key "$key")
+
+/usr/sbin/mosquitto -c "$demo/mosquitto.conf" >"$demo/mosquitto.log" 2>&1 &
+pids+=($!)
+wait_for_port "$broker_port" mosquitto "$!"
+
+"$bin/authd" -c "$demo/flytrap.conf" >"$demo/authd.log" 2>&1 &
+pids+=($!)
+wait_for_file "$demo/run/authd.sock" authd "$!"
+
+"$bin/proxyd" -c "$demo/flytrap.conf" >"$demo/proxyd.log" 2>&1 &
+pids+=($!)
+wait_for_port "$proxy_port" proxyd "$!"
+
+env_file=$demo/env
+cat >"$env_file" <<ENV
+# FlyTrap demo stack, written by make run. Source it: . $env_file
+export FLYTRAP_HOST=127.0.0.1
+export FLYTRAP_PORT=$proxy_port
+export FLYTRAP_REALM=$realm
+export FLYTRAP_BROKER_PORT=$broker_port
+export FLYTRAP_DEMO_KEY=$key
+export FLYTRAP_KEY=$key
+export FLYTRAP_CONFIG=$demo/flytrap.conf
+export PATH="$bin:\$PATH"
+ENV
+
+cat <<MSG
+
+FlyTrap demo is running.
+  proxyd (MQTT, clients connect here)  127.0.0.1:$proxy_port
+  Mosquitto (behind proxyd)            127.0.0.1:$broker_port
+  realm                                $realm
+  demo key                             $key ($address)
+  logs                                 $demo/*.log
+
+Settings for scripts and shells:  . $env_file
+
+Then, in one shell, subscribe through proxyd (MQTT v5, signed token):
+  eval "mosquitto_sub -h \$FLYTRAP_HOST -p \$FLYTRAP_PORT -t 'demo/#' -v \$(flytrapctl token --client-id demo-sub --args v5)"
+and in another, publish (MQTT v3.1.1 this time):
+  eval "mosquitto_pub -h \$FLYTRAP_HOST -p \$FLYTRAP_PORT -t demo/hello -m hi \$(flytrapctl token --client-id demo-pub --args v311)"
+
+A client without a valid token is refused:
+  mosquitto_pub -h \$FLYTRAP_HOST -p \$FLYTRAP_PORT -V mqttv5 -t demo/hello -m hi
+
+Ctrl-C stops the demo.
+MSG
+
+# Run until a signal arrives or one of the daemons dies.
+wait -n "${pids[@]}" || true
+echo "demo: a daemon exited; see the logs in $demo" >&2
+exit 1
