@@ -55,9 +55,14 @@ $(BUILD)/bin/%: $$(addprefix $(BUILD)/,$$(addsuffix .o, \
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(LIBCOMMON) \
 		$(LDFLAGS_ALL) $(LIBS_$*)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBCOMMON)
+# Unit tests of a daemon's own modules link those objects too.
+TEST_OBJS_test_expset := $(BUILD)/authd/expset.o
+TEST_OBJS_test_buffer := $(BUILD)/proxyd/buffer.o
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $$(TEST_OBJS_$$*) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBCOMMON) $(LDFLAGS_ALL) $(LIBS_tests)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(TEST_OBJS_$*) $(LIBCOMMON) \
+		$(LDFLAGS_ALL) $(LIBS_tests)
 
 $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIBCOMMON)
 	@mkdir -p $(dir $@)
