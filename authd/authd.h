@@ -17,7 +17,7 @@ struct authd {
 	const char *realm;
 	double token_skew;
 	bool static_tokens;
-	struct expset *replay;	   /* signatures already accepted */
+	struct expset *replay; /* signatures already accepted */
 	struct expset *challenges; /* nonces issued and not yet answered */
 	uint64_t verified;
 	uint64_t refused[AUTH_RESULT_MAX];
@@ -50,13 +50,13 @@ enum auth_result authd_verify_token(struct authd *ad,
     uint8_t addr[ETH_ADDRESS_LEN], const char **why);
 
 /* Issues a challenge nonce; AUTH_OVERLOADED when too many are pending. */
-enum auth_result authd_issue_challenge(struct authd *ad, double now,
-    uint8_t nonce[32]);
+enum auth_result authd_issue_challenge(
+    struct authd *ad, double now, uint8_t nonce[32]);
 
 /* Checks a challenge answer and consumes the nonce. */
-enum auth_result authd_verify_challenge(struct authd *ad,
-    const char *client_id, size_t client_id_len, const uint8_t nonce[32],
-    const uint8_t *sig, size_t sig_len, double now,
-    uint8_t addr[ETH_ADDRESS_LEN], const char **why);
+enum auth_result authd_verify_challenge(struct authd *ad, const char *client_id,
+    size_t client_id_len, const uint8_t nonce[32], const uint8_t *sig,
+    size_t sig_len, double now, uint8_t addr[ETH_ADDRESS_LEN],
+    const char **why);
 
 #endif

@@ -20,7 +20,7 @@ struct expset_entry {
 struct expset {
 	struct expset_entry *ring;
 	size_t capacity;
-	size_t head;  /* oldest entry */
+	size_t head; /* oldest entry */
 	size_t count; /* entries in the ring, live or taken */
 	uint32_t *index; /* ring positions, SLOT_EMPTY when free */
 	size_t index_mask;

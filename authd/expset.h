@@ -16,8 +16,8 @@ struct expset;
 
 enum expset_status {
 	EXPSET_ADDED = 0,
-	EXPSET_PRESENT,	/* the key is already live */
-	EXPSET_FULL,	/* capacity live keys: refuse rather than forget */
+	EXPSET_PRESENT, /* the key is already live */
+	EXPSET_FULL, /* capacity live keys: refuse rather than forget */
 };
 
 /* A set for at most `capacity` live keys; NULL if out of memory. */

@@ -85,8 +85,8 @@ authd_on_token(struct ipc_conn *conn, struct ipc_reader *msg, void *arg)
 	req.password = password;
 
 	r = authd_verify_token(&authd, &req, ev_now(EV_DEFAULT), addr, &why);
-	authd_log_verdict(peer, peer_len, req.client_id, req.client_id_len, r,
-	    why, addr);
+	authd_log_verdict(
+	    peer, peer_len, req.client_id, req.client_id_len, r, why, addr);
 	authd_reply_verdict(conn, IPC_AUTH_TOKEN_REPLY, msg->id, r, addr);
 	return true;
 }
@@ -140,19 +140,19 @@ authd_on_response(struct ipc_conn *conn, struct ipc_reader *msg, void *arg)
 	    ipc_get_bin(msg, &sig, &sig_len) != IPC_OK ||
 	    ipc_get_end(msg) != IPC_OK || nonce_len != 32)
 		return false;
-	r = authd_verify_challenge(&authd, client_id, client_id_len, nonce,
-	    sig, sig_len, ev_now(EV_DEFAULT), addr, &why);
-	authd_log_verdict(peer, peer_len, client_id, client_id_len, r, why,
-	    addr);
+	r = authd_verify_challenge(&authd, client_id, client_id_len, nonce, sig,
+	    sig_len, ev_now(EV_DEFAULT), addr, &why);
+	authd_log_verdict(
+	    peer, peer_len, client_id, client_id_len, r, why, addr);
 	authd_reply_verdict(conn, IPC_AUTH_RESPONSE_REPLY, msg->id, r, addr);
 	return true;
 }
 
 static const struct ipc_handler authd_handlers[] = {
-	{IPC_AUTH_TOKEN, authd_on_token},
-	{IPC_AUTH_CHALLENGE, authd_on_challenge},
-	{IPC_AUTH_RESPONSE, authd_on_response},
-	{0, NULL},
+    {IPC_AUTH_TOKEN, authd_on_token},
+    {IPC_AUTH_CHALLENGE, authd_on_challenge},
+    {IPC_AUTH_RESPONSE, authd_on_response},
+    {0, NULL},
 };
 
 static void
@@ -168,10 +168,9 @@ authd_open(struct daemon_ctx *ctx)
 	authd.token_skew = (double)cfg->authd.token_skew_s;
 	authd.static_tokens = cfg->authd.static_tokens;
 	/* A signature stays replayable until its time leaves the window. */
-	authd.replay = expset_new((size_t)cfg->authd.replay_cache_size,
-	    2 * authd.token_skew + 1);
-	authd.challenges = expset_new(
-	    (size_t)cfg->authd.max_pending_challenges,
+	authd.replay = expset_new(
+	    (size_t)cfg->authd.replay_cache_size, 2 * authd.token_skew + 1);
+	authd.challenges = expset_new((size_t)cfg->authd.max_pending_challenges,
 	    (double)cfg->authd.challenge_lifetime_s);
 	if (authd.replay == NULL || authd.challenges == NULL)
 		fatalx("out of memory for the replay cache");
@@ -180,8 +179,8 @@ authd_open(struct daemon_ctx *ctx)
 			 "by anyone who captures one");
 
 	daemon_runtime_path(ctx, AUTHD_SOCKET, path, sizeof(path));
-	authd_server = ipc_server_listen(ctx->loop, path, 0660, authd_handlers,
-	    &authd);
+	authd_server =
+	    ipc_server_listen(ctx->loop, path, 0660, authd_handlers, &authd);
 	if (authd_server == NULL)
 		fatal("listen on %s", path);
 }
@@ -190,8 +189,8 @@ static void
 authd_start(struct daemon_ctx *ctx)
 {
 	(void)ctx;
-	log_info("realm '%s', token skew %.0f s, static tokens %s",
-	    authd.realm, authd.token_skew, authd.static_tokens ? "on" : "off");
+	log_info("realm '%s', token skew %.0f s, static tokens %s", authd.realm,
+	    authd.token_skew, authd.static_tokens ? "on" : "off");
 }
 
 static void
@@ -201,16 +200,17 @@ authd_stop(struct daemon_ctx *ctx)
 	ipc_server_close(authd_server);
 	expset_free(authd.replay);
 	expset_free(authd.challenges);
-	log_info("verified %llu credentials", (unsigned long long)authd.verified);
+	log_info(
+	    "verified %llu credentials", (unsigned long long)authd.verified);
 }
 
 static const struct daemon_spec authd_spec = {
-	.name = "authd",
-	.summary = "FlyTrap authentication daemon: verifies signed MQTT "
-		   "credentials for proxyd.",
-	.open = authd_open,
-	.start = authd_start,
-	.stop = authd_stop,
+    .name = "authd",
+    .summary = "FlyTrap authentication daemon: verifies signed MQTT "
+	       "credentials for proxyd.",
+    .open = authd_open,
+    .start = authd_start,
+    .stop = authd_stop,
 };
 
 int

@@ -133,8 +133,8 @@ authd_verify_token(struct authd *ad, const struct auth_token_request *req,
 		return AUTH_BAD_SIGNATURE;
 	}
 	if (t.is_static) {
-		len = token_message_static(message, sizeof(message), ad->realm,
-		    claimed);
+		len = token_message_static(
+		    message, sizeof(message), ad->realm, claimed);
 	} else {
 		if (!parse_unix_time(t.time, t.time_len, &when)) {
 			*why = "token time is not a decimal Unix time";
@@ -202,8 +202,7 @@ authd_issue_challenge(struct authd *ad, double now, uint8_t nonce[32])
 enum auth_result
 authd_verify_challenge(struct authd *ad, const char *client_id,
     size_t client_id_len, const uint8_t nonce[32], const uint8_t *sig,
-    size_t sig_len, double now, uint8_t addr[ETH_ADDRESS_LEN],
-    const char **why)
+    size_t sig_len, double now, uint8_t addr[ETH_ADDRESS_LEN], const char **why)
 {
 	static char message[TOKEN_MESSAGE_MAX];
 	uint8_t digest[32];

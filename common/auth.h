@@ -9,13 +9,13 @@
 
 enum auth_result {
 	AUTH_OK = 0,
-	AUTH_NO_CREDENTIALS,	/* no FlyTrap token of any kind */
-	AUTH_BAD_SIGNATURE,	/* unparsable, or signed by another key */
-	AUTH_EXPIRED,		/* time outside the skew window */
-	AUTH_REPLAYED,		/* signature or nonce already used */
-	AUTH_STATIC_DISABLED,	/* static token while static tokens are off */
-	AUTH_BAD_CHALLENGE,	/* challenge answer wrong or nonce unknown */
-	AUTH_OVERLOADED,	/* authd refuses work it cannot bound */
+	AUTH_NO_CREDENTIALS, /* no FlyTrap token of any kind */
+	AUTH_BAD_SIGNATURE, /* unparsable, or signed by another key */
+	AUTH_EXPIRED, /* time outside the skew window */
+	AUTH_REPLAYED, /* signature or nonce already used */
+	AUTH_STATIC_DISABLED, /* static token while static tokens are off */
+	AUTH_BAD_CHALLENGE, /* challenge answer wrong or nonce unknown */
+	AUTH_OVERLOADED, /* authd refuses work it cannot bound */
 	AUTH_RESULT_MAX
 };
 

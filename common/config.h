@@ -75,6 +75,9 @@ void config_defaults(struct flytrap_config *cfg);
  * Loads defaults, then the file at path. On error writes a message of the
  * form "path:line: what is wrong" into (err, errlen). A missing file is
  * CONFIG_ERR_IO unless allow_missing is set (then defaults stand).
+ * cfg is overwritten without being freed, so pass a fresh or config_free'd
+ * one. On success the caller frees it with config_free; on error it holds
+ * no strings (config_free is harmless). Only the first error is reported.
  */
 enum config_status config_load(struct flytrap_config *cfg, const char *path,
     bool allow_missing, char *err, size_t errlen)

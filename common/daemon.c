@@ -34,8 +34,8 @@ daemon_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 }
 
 void
-daemon_runtime_path(const struct daemon_ctx *ctx, const char *file,
-    char *out, size_t outlen)
+daemon_runtime_path(
+    const struct daemon_ctx *ctx, const char *file, char *out, size_t outlen)
 {
 	int n;
 

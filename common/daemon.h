@@ -20,8 +20,8 @@ struct daemon_ctx {
 };
 
 struct daemon_spec {
-	const char *name;	/* "proxyd" */
-	const char *summary;	/* one line for --help */
+	const char *name; /* "proxyd" */
+	const char *summary; /* one line for --help */
 	/* Opens sockets and files; may call fatal/fatalx. */
 	void (*open)(struct daemon_ctx *ctx);
 	/* Connects to peers and starts serving; runs inside the loop's set-up. */
@@ -41,7 +41,7 @@ int daemon_main(int argc, char **argv, const struct daemon_spec *spec);
  * Joins the runtime directory and a file name into out; fatalx if it does
  * not fit (a configuration error).
  */
-void daemon_runtime_path(const struct daemon_ctx *ctx, const char *file,
-    char *out, size_t outlen);
+void daemon_runtime_path(
+    const struct daemon_ctx *ctx, const char *file, char *out, size_t outlen);
 
 #endif

@@ -52,7 +52,9 @@ enum eth_status eth_key_generate(uint8_t key[ETH_KEY_LEN]) ETH_WUR;
 
 /*
  * Reads a key file: 64 hex digits, optional 0x, surrounding white space
- * allowed, nothing else.
+ * allowed, nothing else. ETH_ERR_IO if path is not a readable regular
+ * file, ETH_ERR_FORMAT for any other content, ETH_ERR_BAD_KEY for a key
+ * out of range. key is zeroed on failure.
  */
 enum eth_status eth_key_read_file(
     const char *path, uint8_t key[ETH_KEY_LEN]) ETH_WUR;

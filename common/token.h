@@ -16,6 +16,7 @@
 /*
  * Each builder writes the message into (out, cap) and returns its length,
  * or 0 if it does not fit. The client id is taken as bytes.
+ * out is also NUL-terminated, so cap must exceed the length.
  */
 size_t token_message_timed(char *out, size_t cap, const char *realm,
     const uint8_t *client_id, size_t client_id_len, int64_t unix_time);

@@ -20,6 +20,7 @@ struct ctl_command {
 int ctl_keygen(int argc, char **argv);
 int ctl_address(int argc, char **argv);
 int ctl_token(int argc, char **argv);
+int ctl_config(int argc, char **argv);
 
 /* Prints "flytrapctl: <message>" on stderr. */
 void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

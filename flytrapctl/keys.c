@@ -26,9 +26,9 @@ int
 ctl_keygen(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"out", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"out", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	static const char args[] = "--out FILE";
 	static const char what[] =
@@ -85,9 +85,9 @@ int
 ctl_address(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"key", required_argument, NULL, 'k'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"key", required_argument, NULL, 'k'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	static const char args[] = "--key FILE";
 	static const char what[] = "Prints the Ethereum address of the key "
@@ -107,8 +107,8 @@ ctl_address(int argc, char **argv)
 		case 'h':
 			return keys_usage("address", args, what, CTL_EXIT_OK);
 		default:
-			return keys_usage("address", args, what,
-			    CTL_EXIT_USAGE);
+			return keys_usage(
+			    "address", args, what, CTL_EXIT_USAGE);
 		}
 	}
 	if (path == NULL || optind != argc)

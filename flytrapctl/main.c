@@ -9,10 +9,11 @@
 #include "flytrapctl.h"
 
 static const struct ctl_command ctl_commands[] = {
-	{"keygen", ctl_keygen, "create a new key file and print its address"},
-	{"address", ctl_address, "print the address of a key file"},
-	{"token", ctl_token, "print the MQTT credentials a key signs"},
-	{NULL, NULL, NULL},
+    {"keygen", ctl_keygen, "create a new key file and print its address"},
+    {"address", ctl_address, "print the address of a key file"},
+    {"token", ctl_token, "print the MQTT credentials a key signs"},
+    {"config", ctl_config, "check a configuration file, print defaults"},
+    {NULL, NULL, NULL},
 };
 
 void

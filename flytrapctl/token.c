@@ -42,9 +42,11 @@ token_usage(int status)
 static void
 print_shell_word(const char *s)
 {
-	if (*s != '\0' && strspn(s, "abcdefghijklmnopqrstuvwxyz"
-				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-				    "-_.:/@+=,") == strlen(s)) {
+	if (*s != '\0' &&
+	    strspn(s,
+		"abcdefghijklmnopqrstuvwxyz"
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+		"-_.:/@+=,") == strlen(s)) {
 		fputs(s, stdout);
 		return;
 	}
@@ -99,15 +101,15 @@ int
 ctl_token(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"key", required_argument, NULL, 'k'},
-		{"client-id", required_argument, NULL, 'i'},
-		{"realm", required_argument, NULL, 'r'},
-		{"time", required_argument, NULL, 't'},
-		{"static", no_argument, NULL, 's'},
-		{"json", no_argument, NULL, 'j'},
-		{"args", required_argument, NULL, 'a'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"key", required_argument, NULL, 'k'},
+	    {"client-id", required_argument, NULL, 'i'},
+	    {"realm", required_argument, NULL, 'r'},
+	    {"time", required_argument, NULL, 't'},
+	    {"static", no_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"args", required_argument, NULL, 'a'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *key_path = getenv("FLYTRAP_KEY");
 	const char *realm = getenv("FLYTRAP_REALM");
@@ -125,8 +127,8 @@ ctl_token(int argc, char **argv)
 	int ch;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "k:i:r:t:sja:h", opts, NULL)) !=
-	    -1) {
+	while (
+	    (ch = getopt_long(argc, argv, "k:i:r:t:sja:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'k':
 			key_path = optarg;
@@ -139,8 +141,8 @@ ctl_token(int argc, char **argv)
 			break;
 		case 't':
 			if (!parse_time(optarg, &when)) {
-				ctl_error("--time: '%s' is not a Unix time",
-				    optarg);
+				ctl_error(
+				    "--time: '%s' is not a Unix time", optarg);
 				return CTL_EXIT_USAGE;
 			}
 			break;
@@ -185,8 +187,8 @@ ctl_token(int argc, char **argv)
 		return CTL_EXIT_FAIL;
 	}
 	if (is_static)
-		len = token_message_static(message, sizeof(message), realm,
-		    addr);
+		len =
+		    token_message_static(message, sizeof(message), realm, addr);
 	else
 		len = token_message_timed(message, sizeof(message), realm,
 		    (const uint8_t *)client_id, strlen(client_id), when);
@@ -225,10 +227,9 @@ ctl_token(int argc, char **argv)
 	else
 		append_all(v5,
 		    json_pack("[ssssssssss]", "-D", "connect", "user-property",
-			"flytrap-sig", sighex, "-D", "connect",
-			"user-property", "flytrap-time", when_s));
-	append_all(v311,
-	    json_pack("[ssss]", "-u", address, "-P", password));
+			"flytrap-sig", sighex, "-D", "connect", "user-property",
+			"flytrap-time", when_s));
+	append_all(v311, json_pack("[ssss]", "-u", address, "-P", password));
 
 	out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "address",
 	    address, "realm", realm, "signature", sighex, "username", address,
@@ -252,7 +253,8 @@ ctl_token(int argc, char **argv)
 			printf("time:    %s (valid once, within the "
 			       "deployment's clock skew)\n",
 			    when_s);
-		printf("\nMQTT v5 (mosquitto_pub / mosquitto_sub options):\n  ");
+		printf(
+		    "\nMQTT v5 (mosquitto_pub / mosquitto_sub options):\n  ");
 		print_argv(v5);
 		printf("\nMQTT v3.1.1:\n  ");
 		print_argv(v311);

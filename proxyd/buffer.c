@@ -107,7 +107,8 @@ buf_write_fd(struct buf *b, int fd)
 		buf_consume(b, (size_t)n);
 		return BUF_IO_OK;
 	}
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+	if (n < 0 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return BUF_IO_AGAIN;
 	return BUF_IO_ERROR;
 }

@@ -14,16 +14,16 @@
 struct buf {
 	uint8_t *data;
 	size_t start; /* first unconsumed byte */
-	size_t end;   /* one past the last byte */
+	size_t end; /* one past the last byte */
 	size_t cap;
 };
 
 enum buf_io {
-	BUF_IO_OK = 0,	/* some bytes moved */
-	BUF_IO_AGAIN,	/* nothing to do now (EAGAIN, or empty) */
-	BUF_IO_EOF,	/* the peer closed */
-	BUF_IO_ERROR,	/* read/write failed; errno says why */
-	BUF_IO_FULL,	/* the buffer reached its bound */
+	BUF_IO_OK = 0, /* some bytes moved */
+	BUF_IO_AGAIN, /* nothing to do now (EAGAIN, or empty) */
+	BUF_IO_EOF, /* the peer closed */
+	BUF_IO_ERROR, /* read/write failed; errno says why */
+	BUF_IO_FULL, /* the buffer reached its bound */
 	BUF_IO_NOMEM,
 };
 

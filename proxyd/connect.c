@@ -121,8 +121,7 @@ is_flytrap_property(const struct mqtt_bytes *name)
 
 /* ---- Asking authd ------------------------------------------------------ */
 
-static void
-connect_broker(struct session *s);
+static void connect_broker(struct session *s);
 
 /* Reads a verdict reply: u64 verdict, str address. */
 static void
@@ -136,8 +135,8 @@ connect_on_verdict(void *arg, struct ipc_reader *msg, enum ipc_status st)
 
 	s->ipc_pending = false;
 	if (st != IPC_OK) {
-		connect_refuse(s, MQTT_RC_SERVER_UNAVAILABLE,
-		    ipc_status_str(st));
+		connect_refuse(
+		    s, MQTT_RC_SERVER_UNAVAILABLE, ipc_status_str(st));
 		session_resume(s);
 		return;
 	}
@@ -169,11 +168,11 @@ connect_request(struct session *s, struct ipc_writer *w, uint32_t id,
 	struct proxyd *px = s->px;
 	enum ipc_status st;
 
-	st = ipc_client_send(px->authd, w, id, px->auth_timeout,
-	    connect_on_verdict, s);
+	st = ipc_client_send(
+	    px->authd, w, id, px->auth_timeout, connect_on_verdict, s);
 	if (st != IPC_OK) {
-		connect_refuse(s, MQTT_RC_SERVER_UNAVAILABLE,
-		    ipc_status_str(st));
+		connect_refuse(
+		    s, MQTT_RC_SERVER_UNAVAILABLE, ipc_status_str(st));
 		return;
 	}
 	s->ipc_pending = true;
@@ -259,8 +258,8 @@ connect_on_challenge(void *arg, struct ipc_reader *msg, enum ipc_status st)
 
 	s->ipc_pending = false;
 	if (st != IPC_OK) {
-		connect_refuse(s, MQTT_RC_SERVER_UNAVAILABLE,
-		    ipc_status_str(st));
+		connect_refuse(
+		    s, MQTT_RC_SERVER_UNAVAILABLE, ipc_status_str(st));
 		session_resume(s);
 		return;
 	}
@@ -281,8 +280,8 @@ connect_on_challenge(void *arg, struct ipc_reader *msg, enum ipc_status st)
 	mqtt_props_builder_init(&b, props, sizeof(props));
 	mqtt_props_add_bytes(&b, MQTT_PROP_AUTH_METHOD, TOKEN_AUTH_METHOD,
 	    strlen(TOKEN_AUTH_METHOD));
-	mqtt_props_add_bytes(&b, MQTT_PROP_AUTH_DATA, s->nonce,
-	    TOKEN_NONCE_LEN);
+	mqtt_props_add_bytes(
+	    &b, MQTT_PROP_AUTH_DATA, s->nonce, TOKEN_NONCE_LEN);
 	memset(&p, 0, sizeof(p));
 	p.type = MQTT_AUTH;
 	p.u.reason.reason = MQTT_RC_CONTINUE_AUTH;
@@ -304,11 +303,11 @@ connect_ask_challenge(struct session *s, const struct mqtt_connect *c)
 	id = ipc_client_begin(s->px->authd, &w, IPC_AUTH_CHALLENGE);
 	ipc_put_str(&w, s->peer, strlen(s->peer));
 	put_bytes(&w, &c->client_id);
-	st = ipc_client_send(s->px->authd, &w, id, s->px->auth_timeout,
-	    connect_on_challenge, s);
+	st = ipc_client_send(
+	    s->px->authd, &w, id, s->px->auth_timeout, connect_on_challenge, s);
 	if (st != IPC_OK) {
-		connect_refuse(s, MQTT_RC_SERVER_UNAVAILABLE,
-		    ipc_status_str(st));
+		connect_refuse(
+		    s, MQTT_RC_SERVER_UNAVAILABLE, ipc_status_str(st));
 		return;
 	}
 	s->ipc_pending = true;
@@ -335,8 +334,8 @@ connect_on_auth_answer(struct session *s, const struct mqtt_packet *p)
 		    "expected AUTH with reason 0x18");
 		return;
 	}
-	if (!mqtt_props_find(&p->u.reason.props, MQTT_PROP_AUTH_METHOD,
-		&method) ||
+	if (!mqtt_props_find(
+		&p->u.reason.props, MQTT_PROP_AUTH_METHOD, &method) ||
 	    !bytes_equal(&method.str, TOKEN_AUTH_METHOD)) {
 		/* [MQTT-4.12.0-5]: the method must not change. */
 		connect_refuse(s, MQTT_RC_PROTOCOL_ERROR,
@@ -344,8 +343,8 @@ connect_on_auth_answer(struct session *s, const struct mqtt_packet *p)
 		return;
 	}
 	if (!mqtt_props_find(&p->u.reason.props, MQTT_PROP_AUTH_DATA, &data)) {
-		connect_refuse(s, MQTT_RC_NOT_AUTHORIZED,
-		    "AUTH carries no signature");
+		connect_refuse(
+		    s, MQTT_RC_NOT_AUTHORIZED, "AUTH carries no signature");
 		return;
 	}
 	connect_saved(s, &saved);
@@ -372,8 +371,8 @@ connect_peek_version(const struct mqtt_fixed_header *hdr, const uint8_t *body)
 }
 
 static void
-connect_on_connect(struct session *s, const struct mqtt_fixed_header *hdr,
-    const uint8_t *pkt)
+connect_on_connect(
+    struct session *s, const struct mqtt_fixed_header *hdr, const uint8_t *pkt)
 {
 	const uint8_t *body = pkt + hdr->header_len;
 	size_t len = hdr->header_len + (size_t)hdr->remaining;
@@ -405,8 +404,8 @@ connect_on_connect(struct session *s, const struct mqtt_fixed_header *hdr,
 	s->connect_len = len;
 
 	if (s->version == MQTT_V5 &&
-	    mqtt_props_find(&p.u.connect.props, MQTT_PROP_AUTH_METHOD,
-		&method)) {
+	    mqtt_props_find(
+		&p.u.connect.props, MQTT_PROP_AUTH_METHOD, &method)) {
 		if (!bytes_equal(&method.str, TOKEN_AUTH_METHOD)) {
 			connect_refuse(s, MQTT_RC_BAD_AUTH_METHOD,
 			    "unknown authentication method");
@@ -419,8 +418,8 @@ connect_on_connect(struct session *s, const struct mqtt_fixed_header *hdr,
 }
 
 void
-connect_on_client_packet(struct session *s,
-    const struct mqtt_fixed_header *hdr, const uint8_t *pkt)
+connect_on_client_packet(
+    struct session *s, const struct mqtt_fixed_header *hdr, const uint8_t *pkt)
 {
 	struct mqtt_packet p;
 	enum mqtt_result r;
@@ -459,8 +458,8 @@ connect_broker(struct session *s)
 	    errno != EINPROGRESS) {
 		log_warn("connect to the broker: %s", strerror(errno));
 		close(fd);
-		connect_refuse(s, MQTT_RC_SERVER_UNAVAILABLE,
-		    "broker unreachable");
+		connect_refuse(
+		    s, MQTT_RC_SERVER_UNAVAILABLE, "broker unreachable");
 		return;
 	}
 	session_attach_broker(s, fd);
@@ -504,8 +503,8 @@ connect_rewrite(struct session *s, size_t *out_len)
 			mqtt_props_add_prop(&b, &pr);
 		}
 		if (!have_max)
-			mqtt_props_add_u32(&b, MQTT_PROP_MAXIMUM_PACKET_SIZE,
-			    px->max_packet);
+			mqtt_props_add_u32(
+			    &b, MQTT_PROP_MAXIMUM_PACKET_SIZE, px->max_packet);
 		if (mqtt_props_builder_finish(&b, &c->props) != MQTT_OK)
 			return false;
 	}
@@ -538,13 +537,13 @@ connect_on_broker_writable(struct session *s)
 	if (err != 0) {
 		log_warn("session %s: broker connection failed: %s", s->peer,
 		    strerror(err));
-		connect_refuse(s, MQTT_RC_SERVER_UNAVAILABLE,
-		    "broker unreachable");
+		connect_refuse(
+		    s, MQTT_RC_SERVER_UNAVAILABLE, "broker unreachable");
 		return;
 	}
 	if (!connect_rewrite(s, &len)) {
-		connect_refuse(s, MQTT_RC_UNSPECIFIED,
-		    "rewritten CONNECT does not fit");
+		connect_refuse(
+		    s, MQTT_RC_UNSPECIFIED, "rewritten CONNECT does not fit");
 		return;
 	}
 	if (session_queue(s, &s->broker, s->px->scratch, len))
@@ -562,8 +561,8 @@ connect_on_broker_connack(struct session *s, const struct mqtt_packet *p,
 	if (p->type != MQTT_CONNACK) {
 		log_warn("session %s: broker sent %s before CONNACK", s->peer,
 		    mqtt_packet_name(p->type));
-		connect_refuse(s, MQTT_RC_SERVER_UNAVAILABLE,
-		    "broker protocol error");
+		connect_refuse(
+		    s, MQTT_RC_SERVER_UNAVAILABLE, "broker protocol error");
 		return;
 	}
 	if (!session_queue(s, &s->client, pkt, len))
@@ -578,8 +577,8 @@ connect_on_broker_connack(struct session *s, const struct mqtt_packet *p,
 	keep_alive = saved.u.connect.keep_alive;
 	/* [MQTT-3.2.2-22]: the server's keep-alive replaces the client's. */
 	if (s->version == MQTT_V5 &&
-	    mqtt_props_find(&p->u.connack.props, MQTT_PROP_SERVER_KEEP_ALIVE,
-		&ka))
+	    mqtt_props_find(
+		&p->u.connack.props, MQTT_PROP_SERVER_KEEP_ALIVE, &ka))
 		keep_alive = (uint16_t)ka.num;
 	free(s->connect_pkt);
 	s->connect_pkt = NULL;

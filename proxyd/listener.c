@@ -24,8 +24,8 @@ struct listener {
 };
 
 bool
-proxyd_resolve(const char *spec, bool passive, struct sockaddr_storage *ss,
-    socklen_t *len)
+proxyd_resolve(
+    const char *spec, bool passive, struct sockaddr_storage *ss, socklen_t *len)
 {
 	struct addrinfo hints, *res;
 	char host[256];
@@ -122,20 +122,20 @@ listener_open(struct proxyd *px, const char *spec)
 	int fd, one = 1;
 
 	if (!proxyd_resolve(spec, true, &ss, &len)) {
-		log_err("[proxyd] listen: bad address '%s' (want host:port)",
-		    spec);
+		log_err(
+		    "[proxyd] listen: bad address '%s' (want host:port)", spec);
 		return false;
 	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
+	fd =
+	    socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		log_err("socket for %s: %s", spec, strerror(errno));
 		return false;
 	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (ss.ss_family == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-		    sizeof(one));
+		(void)setsockopt(
+		    fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 4096) < 0) {
 		log_err("listen on %s: %s", spec, strerror(errno));
 		close(fd);

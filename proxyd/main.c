@@ -70,12 +70,12 @@ proxyd_stop(struct daemon_ctx *ctx)
 }
 
 static const struct daemon_spec proxyd_spec = {
-	.name = "proxyd",
-	.summary = "FlyTrap MQTT proxy: authenticates clients and relays "
-		   "them to the broker.",
-	.open = proxyd_open,
-	.start = proxyd_start,
-	.stop = proxyd_stop,
+    .name = "proxyd",
+    .summary = "FlyTrap MQTT proxy: authenticates clients and relays "
+	       "them to the broker.",
+    .open = proxyd_open,
+    .start = proxyd_start,
+    .stop = proxyd_stop,
 };
 
 int

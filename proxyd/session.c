@@ -25,15 +25,15 @@ static bool session_reaper_started;
 static void session_pump(struct session *s);
 
 static const char *const session_state_names[] = {
-	[SESSION_WAIT_CONNECT] = "wait-connect",
-	[SESSION_AUTH_TOKEN] = "auth-token",
-	[SESSION_AUTH_CHALLENGE] = "auth-challenge",
-	[SESSION_AUTH_WAIT] = "auth-wait",
-	[SESSION_AUTH_RESPONSE] = "auth-response",
-	[SESSION_BROKER_CONNECT] = "broker-connect",
-	[SESSION_BROKER_CONNACK] = "broker-connack",
-	[SESSION_RELAY] = "relay",
-	[SESSION_CLOSING] = "closing",
+    [SESSION_WAIT_CONNECT] = "wait-connect",
+    [SESSION_AUTH_TOKEN] = "auth-token",
+    [SESSION_AUTH_CHALLENGE] = "auth-challenge",
+    [SESSION_AUTH_WAIT] = "auth-wait",
+    [SESSION_AUTH_RESPONSE] = "auth-response",
+    [SESSION_BROKER_CONNECT] = "broker-connect",
+    [SESSION_BROKER_CONNACK] = "broker-connack",
+    [SESSION_RELAY] = "relay",
+    [SESSION_CLOSING] = "closing",
 };
 
 static bool
@@ -206,7 +206,8 @@ session_disconnect(struct session *s, uint8_t reason, const char *why)
 		memset(&p, 0, sizeof(p));
 		p.type = MQTT_DISCONNECT;
 		p.u.reason.reason = reason;
-		if (mqtt_encode(MQTT_V5, &p, pkt, sizeof(pkt), &len) == MQTT_OK &&
+		if (mqtt_encode(MQTT_V5, &p, pkt, sizeof(pkt), &len) ==
+			MQTT_OK &&
 		    !session_queue(s, &s->client, pkt, len))
 			return;
 	}
@@ -226,8 +227,8 @@ session_close_all(struct proxyd *px)
 /* ---- Output ------------------------------------------------------------ */
 
 bool
-session_queue(struct session *s, struct session_side *side, const void *data,
-    size_t len)
+session_queue(
+    struct session *s, struct session_side *side, const void *data, size_t len)
 {
 	if (side->fd < 0)
 		return true;
@@ -320,8 +321,8 @@ relay_broker_packet(struct session *s, const struct mqtt_packet *p,
 	default:
 		log_warn("session %s: broker sent %s after CONNACK", s->peer,
 		    mqtt_packet_name(p->type));
-		session_disconnect(s, MQTT_RC_UNSPECIFIED,
-		    "broker protocol error");
+		session_disconnect(
+		    s, MQTT_RC_UNSPECIFIED, "broker protocol error");
 		return;
 	}
 }
@@ -344,7 +345,7 @@ session_process(struct session *s, struct session_side *side)
 		if (from_client ? !client_may_read(s) || s->client.paused
 				: (s->state != SESSION_BROKER_CONNACK &&
 				      s->state != SESSION_RELAY) ||
-			s->broker.paused)
+			    s->broker.paused)
 			return;
 		r = mqtt_frame(buf_head(&side->in), buf_len(&side->in),
 		    s->px->max_packet, &hdr);
@@ -366,8 +367,8 @@ session_process(struct session *s, struct session_side *side)
 				buf_consume(&side->in, len);
 			continue;
 		}
-		r = mqtt_decode(s->version, &hdr,
-		    buf_head(&side->in) + hdr.header_len, &p);
+		r = mqtt_decode(
+		    s->version, &hdr, buf_head(&side->in) + hdr.header_len, &p);
 		if (r != MQTT_OK) {
 			if (from_client) {
 				session_disconnect(s, mqtt_result_reason(r),
@@ -385,16 +386,18 @@ session_process(struct session *s, struct session_side *side)
 			s->last_client_packet = ev_now(s->px->loop);
 			relay_client_packet(s, &p, buf_head(&side->in), len);
 		} else if (s->state == SESSION_BROKER_CONNACK) {
-			connect_on_broker_connack(s, &p, buf_head(&side->in),
-			    len);
+			connect_on_broker_connack(
+			    s, &p, buf_head(&side->in), len);
 		} else {
 			relay_broker_packet(s, &p, buf_head(&side->in), len);
 		}
 		if (session_dead(s))
 			return;
 		buf_consume(&side->in, len);
-		s->client.paused = buf_len(&s->broker.out) >= s->px->buffer_limit;
-		s->broker.paused = buf_len(&s->client.out) >= s->px->buffer_limit;
+		s->client.paused =
+		    buf_len(&s->broker.out) >= s->px->buffer_limit;
+		s->broker.paused =
+		    buf_len(&s->client.out) >= s->px->buffer_limit;
 	}
 }
 
@@ -434,8 +437,9 @@ session_read_side(struct session *s, struct session_side *side)
 			session_finish(s, "client closed the connection");
 		else
 			session_disconnect(s,
-			    s->state < SESSION_RELAY ? MQTT_RC_SERVER_UNAVAILABLE
-						     : MQTT_RC_UNSPECIFIED,
+			    s->state < SESSION_RELAY
+				? MQTT_RC_SERVER_UNAVAILABLE
+				: MQTT_RC_UNSPECIFIED,
 			    "broker closed the connection");
 		return;
 	case BUF_IO_ERROR:
@@ -508,8 +512,8 @@ session_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 			ev_timer_start(loop, w);
 			return;
 		}
-		session_disconnect(s, MQTT_RC_KEEP_ALIVE_TIMEOUT,
-		    "keep-alive expired");
+		session_disconnect(
+		    s, MQTT_RC_KEEP_ALIVE_TIMEOUT, "keep-alive expired");
 		return;
 	default:
 		connect_refuse(s,
@@ -553,8 +557,8 @@ session_attach_broker(struct session *s, int fd)
 }
 
 void
-session_accept(struct proxyd *px, int fd, const struct sockaddr *sa,
-    socklen_t salen)
+session_accept(
+    struct proxyd *px, int fd, const struct sockaddr *sa, socklen_t salen)
 {
 	struct session *s;
 	int one = 1;

@@ -101,8 +101,8 @@ test_collisions_and_deletion(void **state)
 		/* Same low bits for groups of 16: long probe chains. */
 		k[0] = (uint8_t)(i / 16);
 		memcpy(k + 8, &i, sizeof(i));
-		assert_int_equal(expset_add(set, k, (double)i / N),
-		    EXPSET_ADDED);
+		assert_int_equal(
+		    expset_add(set, k, (double)i / N), EXPSET_ADDED);
 	}
 	for (i = 0; i < N; i += 3) {
 		memset(k, 0, sizeof(k));
@@ -124,10 +124,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_add_contains_expire),
-		cmocka_unit_test(test_full_refuses),
-		cmocka_unit_test(test_take_is_single_use),
-		cmocka_unit_test(test_collisions_and_deletion),
+	    cmocka_unit_test(test_add_contains_expire),
+	    cmocka_unit_test(test_full_refuses),
+	    cmocka_unit_test(test_take_is_single_use),
+	    cmocka_unit_test(test_collisions_and_deletion),
 	};
 
 	return cmocka_run_group_tests_name("expset", tests, NULL, NULL);
