@@ -27,6 +27,13 @@
 #define IPC_MAX_FRAME (1024 * 1024)
 
 /*
+ * The most output one connection may have queued that the kernel has not
+ * taken yet: beyond it a server disconnects the peer (it does not read its
+ * replies) and a client refuses new requests with IPC_ERR_BUSY.
+ */
+#define IPC_MAX_QUEUED (8 * 1024 * 1024)
+
+/*
  * Every message type of the suite. Replies are their own types. The fields
  * of each are listed in docs/IPC.md.
  */
@@ -70,6 +77,7 @@ void ipc_put_str(struct ipc_writer *w, const char *s, size_t len);
 void ipc_put_bin(struct ipc_writer *w, const void *data, size_t len);
 /* Frees the writer's buffer without sending it. */
 void ipc_msg_discard(struct ipc_writer *w);
+/* Running out of memory while building a message is fatal. */
 
 /* ---- Reading messages --------------------------------------------------- */
 
@@ -104,6 +112,14 @@ enum ipc_status ipc_get_end(struct ipc_reader *r) IPC_WUR;
 enum ipc_status ipc_reader_init(
     struct ipc_reader *r, const char *body, size_t len) IPC_WUR;
 void ipc_reader_done(struct ipc_reader *r);
+/*
+ * Strings from ipc_get_str are not NUL-terminated. Fields may only be
+ * integers, booleans, strings and binary data: anything else (containers,
+ * floats, nil) is IPC_ERR_DECODE. ipc_reader_init returns IPC_ERR_VERSION
+ * when the first field is another version number, and IPC_ERR_DECODE for
+ * a type outside 1..IPC_TYPE_MAX-1 or an id over 32 bits; after a failure
+ * there is nothing to release, and ipc_reader_done is still harmless.
+ */
 
 /* ---- Server side -------------------------------------------------------- */
 
@@ -131,6 +147,11 @@ struct ipc_handler {
 struct ipc_server *ipc_server_listen(struct ev_loop *loop, const char *path,
     unsigned mode, const struct ipc_handler *handlers, void *arg);
 void ipc_server_close(struct ipc_server *srv);
+/*
+ * ipc_server_close closes every connection (running their on_close
+ * callbacks) and removes the socket file if it is still this server's.
+ * It must not be called from inside a handler.
+ */
 
 /* Sends a finished message on a server-side connection and frees w. */
 void ipc_conn_reply(struct ipc_conn *conn, struct ipc_writer *w);
@@ -142,6 +163,17 @@ void ipc_conn_reply(struct ipc_conn *conn, struct ipc_writer *w);
 void ipc_conn_set_data(struct ipc_conn *conn, void *data,
     void (*on_close)(struct ipc_conn *conn, void *data));
 void *ipc_conn_data(struct ipc_conn *conn);
+/*
+ * Lifetime of a conn: it is valid until its on_close callback has returned;
+ * after that it is freed, and replying to it is forbidden. A daemon that
+ * answers asynchronously registers on_close and drops the pending work for
+ * the conn there. on_close always runs from the event loop (or from
+ * ipc_server_close), never from inside ipc_conn_reply: a reply that fails
+ * (write error, or more than IPC_MAX_QUEUED queued) marks the conn closing,
+ * later replies to it are dropped, and on_close runs right after.
+ * A malformed frame, an unknown type, another IPC version, a frame over
+ * IPC_MAX_FRAME, or a handler returning false disconnects that peer only.
+ */
 
 /* ---- Client side -------------------------------------------------------- */
 
@@ -180,5 +212,23 @@ enum ipc_status ipc_client_send(struct ipc_client *c, struct ipc_writer *w,
 
 /* Forgets a pending request: its callback will not be called. */
 void ipc_client_cancel(struct ipc_client *c, uint32_t id);
+
+/*
+ * More on the client:
+ * - ipc_client_send also returns IPC_ERR_TOO_LARGE (body over
+ *   IPC_MAX_FRAME), and IPC_ERR_BUSY when 65536 requests are in flight or
+ *   IPC_MAX_QUEUED bytes are queued. A timeout of 0 fails at the next loop
+ *   iteration. Deadlines use the monotonic clock.
+ * - A reply whose id matches no pending request (timed out, cancelled) is
+ *   ignored. A malformed reply or another IPC version from the server drops
+ *   the connection: every pending request fails with IPC_ERR_DISCONNECTED,
+ *   then the client reconnects.
+ * - ipc_client_free drops pending requests without calling their callbacks;
+ *   it may be called from a callback (the client is freed when it returns).
+ * - Ids start at 1 and are never 0.
+ * - Bugs are fatal (fatalx): a socket path too long for sun_path, a NULL
+ *   callback; likewise a handler table entry out of range or listed twice
+ *   in ipc_server_listen.
+ */
 
 #endif
