@@ -193,11 +193,20 @@ struct mqtt_publish {
 	struct mqtt_bytes payload;
 };
 
-/* PUBACK, PUBREC, PUBREL, PUBCOMP. */
+/*
+ * PUBACK, PUBREC, PUBREL, PUBCOMP.
+ *
+ * `wire_form` lets a v5 packet re-encode to the bytes it was decoded from:
+ * the decoder sets it to the Remaining Length capped at 4 (2: packet id
+ * only; 3: and reason code; 4: and properties). The encoder uses the
+ * shortest form that carries reason and props, but never one shorter than
+ * wire_form; 0 (the zeroed default) means plainly the shortest.
+ */
 struct mqtt_ack {
 	uint16_t packet_id;
 	uint8_t reason;
 	struct mqtt_props props;
+	uint8_t wire_form;
 };
 
 /*
@@ -218,10 +227,15 @@ struct mqtt_suback {
 	struct mqtt_bytes reasons;
 };
 
-/* DISCONNECT and AUTH. */
+/*
+ * DISCONNECT and AUTH. `wire_form` is as for struct mqtt_ack, with the
+ * Remaining Length capped at 2 (0: nothing; 1: reason code, DISCONNECT only;
+ * 2: reason code and properties).
+ */
 struct mqtt_reason_packet {
 	uint8_t reason;
 	struct mqtt_props props;
+	uint8_t wire_form;
 };
 
 struct mqtt_packet {
@@ -252,7 +266,7 @@ struct mqtt_list_iter {
  * MQTT_INCOMPLETE when more bytes are needed, MQTT_TOO_LARGE as soon as the
  * length says the packet exceeds max_packet_size (the whole packet, fixed
  * header included), MQTT_MALFORMED for a 5-byte or non-minimal length or
- * packet type 0.
+ * packet type 0. Pass UINT32_MAX for no limit beyond the protocol's own.
  */
 enum mqtt_result mqtt_frame(const uint8_t *buf, size_t len,
     uint32_t max_packet_size, struct mqtt_fixed_header *hdr) MQTT_WUR;
@@ -263,6 +277,8 @@ enum mqtt_result mqtt_frame(const uint8_t *buf, size_t len,
  * before the CONNECT has been seen (then only CONNECT decodes; anything else
  * is MQTT_PROTOCOL_ERROR). Views in `out` point into `body`. Returns MQTT_OK
  * or the reason the packet is bad; never reads outside (body, remaining).
+ * On MQTT_BAD_VERSION from a CONNECT, out->u.connect.version holds the
+ * Protocol Level byte received, so the caller can pick the CONNACK format.
  */
 enum mqtt_result mqtt_decode(uint8_t version,
     const struct mqtt_fixed_header *hdr, const uint8_t *body,
@@ -307,7 +323,9 @@ bool mqtt_topic_filter_valid(const uint8_t *s, size_t len);
  * *out_len. Returns MQTT_NO_SPACE when cap is too small (nothing useful is
  * left in buf), MQTT_MALFORMED when `p` cannot be encoded (e.g. a string
  * over 65,535 bytes). A packet produced by mqtt_decode() re-encodes to the
- * same bytes.
+ * same bytes. A CONNECT is encoded for p->u.connect.version (`version` is
+ * not consulted for it). Property blocks are checked with
+ * mqtt_props_validate(); strings are copied as given, not re-validated.
  */
 enum mqtt_result mqtt_encode(uint8_t version, const struct mqtt_packet *p,
     uint8_t *buf, size_t cap, size_t *out_len) MQTT_WUR;
@@ -334,8 +352,47 @@ void mqtt_props_add_user(struct mqtt_prop_builder *b, const void *name,
 /* Copies one decoded property as it is. */
 void mqtt_props_add_prop(
     struct mqtt_prop_builder *b, const struct mqtt_prop *p);
-/* The block built so far; MQTT_NO_SPACE if any add overflowed. */
+/*
+ * The block built so far; MQTT_NO_SPACE if any add overflowed (or could not
+ * be represented: a string over 65,535 bytes, a varint over
+ * MQTT_MAX_REMAINING, an unknown identifier in mqtt_props_add_prop()).
+ */
 enum mqtt_result mqtt_props_builder_finish(
     struct mqtt_prop_builder *b, struct mqtt_props *out) MQTT_WUR;
+
+/* ---- Lower-level helpers ------------------------------------------------ */
+
+/*
+ * Reads a Variable Byte Integer at the start of (buf, len): MQTT_OK with
+ * *value and *used (1..4) set, MQTT_INCOMPLETE if buf ends inside it,
+ * MQTT_MALFORMED for a 5-byte or non-minimal encoding.
+ */
+enum mqtt_result mqtt_varint_decode(
+    const uint8_t *buf, size_t len, uint32_t *value, size_t *used) MQTT_WUR;
+/*
+ * Writes v as a Variable Byte Integer into out (room for 4 bytes); returns
+ * the bytes written, or 0 if v exceeds MQTT_MAX_REMAINING.
+ */
+size_t mqtt_varint_encode(uint32_t v, uint8_t *out);
+/* Bytes mqtt_varint_encode() would write for v; 0 if too large. */
+size_t mqtt_varint_size(uint32_t v);
+
+/* mqtt_props_validate() context for Will Properties; others are types. */
+#define MQTT_PROPS_WILL 0
+
+/*
+ * Checks a property block for use in a packet of type `context` (or in
+ * a CONNECT's Will Properties with MQTT_PROPS_WILL), as the decoder does.
+ * Returns MQTT_MALFORMED for a truncated property, an unknown identifier,
+ * one not allowed in this context (spec 2.2.2.2 calls both Malformed) or bad
+ * UTF-8; MQTT_PROTOCOL_ERROR for a forbidden duplicate, a value the spec
+ * forbids (e.g. Receive Maximum 0, a Response Topic with wildcards), or
+ * Authentication Data without an Authentication Method.
+ */
+enum mqtt_result mqtt_props_validate(
+    const struct mqtt_props *props, uint8_t context) MQTT_WUR;
+
+/* A topic filter under v3.1.1 rules, where "$share/" is ordinary text. */
+bool mqtt_topic_filter_valid_v311(const uint8_t *s, size_t len);
 
 #endif
