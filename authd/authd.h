@@ -53,10 +53,13 @@ enum auth_result authd_verify_token(struct authd *ad,
 enum auth_result authd_issue_challenge(
     struct authd *ad, double now, uint8_t nonce[32]);
 
-/* Checks a challenge answer and consumes the nonce. */
+/*
+ * Checks a challenge answer and consumes the nonce. `claimed` (the CONNECT
+ * username, or NULL) must name the signer when given.
+ */
 enum auth_result authd_verify_challenge(struct authd *ad, const char *client_id,
-    size_t client_id_len, const uint8_t nonce[32], const uint8_t *sig,
-    size_t sig_len, double now, uint8_t addr[ETH_ADDRESS_LEN],
-    const char **why);
+    size_t client_id_len, const char *claimed, size_t claimed_len,
+    const uint8_t nonce[32], const uint8_t *sig, size_t sig_len, double now,
+    uint8_t addr[ETH_ADDRESS_LEN], const char **why);
 
 #endif

@@ -121,27 +121,32 @@ authd_on_challenge(struct ipc_conn *conn, struct ipc_reader *msg, void *arg)
 }
 
 /*
- * IPC_AUTH_RESPONSE: str peer, str client_id, bin nonce, bin signature.
+ * IPC_AUTH_RESPONSE: str peer, str client_id, bool has_username, str
+ * username, bin nonce, bin signature.
  * Reply: u64 verdict, str address.
  */
 static bool
 authd_on_response(struct ipc_conn *conn, struct ipc_reader *msg, void *arg)
 {
 	uint8_t addr[ETH_ADDRESS_LEN];
-	const char *peer, *client_id, *why;
+	const char *peer, *client_id, *username, *why;
 	const void *nonce, *sig;
-	size_t peer_len, client_id_len, nonce_len, sig_len;
+	size_t peer_len, client_id_len, username_len, nonce_len, sig_len;
+	bool has_username;
 	enum auth_result r;
 
 	(void)arg;
 	if (ipc_get_str(msg, &peer, &peer_len) != IPC_OK ||
 	    ipc_get_str(msg, &client_id, &client_id_len) != IPC_OK ||
+	    ipc_get_bool(msg, &has_username) != IPC_OK ||
+	    ipc_get_str(msg, &username, &username_len) != IPC_OK ||
 	    ipc_get_bin(msg, &nonce, &nonce_len) != IPC_OK ||
 	    ipc_get_bin(msg, &sig, &sig_len) != IPC_OK ||
 	    ipc_get_end(msg) != IPC_OK || nonce_len != 32)
 		return false;
-	r = authd_verify_challenge(&authd, client_id, client_id_len, nonce, sig,
-	    sig_len, ev_now(EV_DEFAULT), addr, &why);
+	r = authd_verify_challenge(&authd, client_id, client_id_len,
+	    has_username ? username : NULL, username_len, nonce, sig, sig_len,
+	    ev_now(EV_DEFAULT), addr, &why);
 	authd_log_verdict(
 	    peer, peer_len, client_id, client_id_len, r, why, addr);
 	authd_reply_verdict(conn, IPC_AUTH_RESPONSE_REPLY, msg->id, r, addr);

@@ -201,8 +201,9 @@ authd_issue_challenge(struct authd *ad, double now, uint8_t nonce[32])
 
 enum auth_result
 authd_verify_challenge(struct authd *ad, const char *client_id,
-    size_t client_id_len, const uint8_t nonce[32], const uint8_t *sig,
-    size_t sig_len, double now, uint8_t addr[ETH_ADDRESS_LEN], const char **why)
+    size_t client_id_len, const char *claimed, size_t claimed_len,
+    const uint8_t nonce[32], const uint8_t *sig, size_t sig_len, double now,
+    uint8_t addr[ETH_ADDRESS_LEN], const char **why)
 {
 	static char message[TOKEN_MESSAGE_MAX];
 	uint8_t digest[32];
@@ -227,6 +228,15 @@ authd_verify_challenge(struct authd *ad, const char *client_id,
 	if (eth_recover(digest, sig, addr) != ETH_OK) {
 		*why = "challenge signature does not recover to a key";
 		return AUTH_BAD_CHALLENGE;
+	}
+	if (claimed != NULL) {
+		uint8_t want[ETH_ADDRESS_LEN];
+
+		if (!eth_address_parse(claimed, claimed_len, want) ||
+		    memcmp(want, addr, ETH_ADDRESS_LEN) != 0) {
+			*why = "signer is not the username's address";
+			return AUTH_BAD_CHALLENGE;
+		}
 	}
 	*why = "challenge-response";
 	return AUTH_OK;

@@ -21,7 +21,7 @@
 #define IPC_WUR __attribute__((warn_unused_result))
 
 /* Bumped on every change to the message set or to a message's fields. */
-#define IPC_VERSION 1
+#define IPC_VERSION 2
 
 /* The largest frame body either side accepts. */
 #define IPC_MAX_FRAME (1024 * 1024)

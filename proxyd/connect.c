@@ -123,53 +123,63 @@ is_flytrap_property(const struct mqtt_bytes *name)
 
 static void connect_broker(struct session *s);
 
+/*
+ * Common start of every authd reply: a failed request or a refusing
+ * verdict ends the CONNECT here. Returns true when the session goes on.
+ */
+static bool
+connect_reply_ok(struct session *s, enum ipc_status st, uint64_t verdict)
+{
+	if (st != IPC_OK) {
+		connect_refuse(
+		    s, MQTT_RC_SERVER_UNAVAILABLE, ipc_status_str(st));
+		return false;
+	}
+	if (verdict != AUTH_OK) {
+		connect_refuse(s,
+		    auth_result_connack((enum auth_result)verdict, MQTT_V5),
+		    auth_result_str((enum auth_result)verdict));
+		return false;
+	}
+	return true;
+}
+
 /* Reads a verdict reply: u64 verdict, str address. */
 static void
 connect_on_verdict(void *arg, struct ipc_reader *msg, enum ipc_status st)
 {
 	struct session *s = arg;
 	uint8_t addr[ETH_ADDRESS_LEN];
-	const char *hex;
-	uint64_t verdict;
-	size_t hex_len;
+	const char *hex = NULL;
+	uint64_t verdict = AUTH_OK;
+	size_t hex_len = 0;
 
 	s->ipc_pending = false;
-	if (st != IPC_OK) {
-		connect_refuse(
-		    s, MQTT_RC_SERVER_UNAVAILABLE, ipc_status_str(st));
-		session_resume(s);
-		return;
-	}
-	if (ipc_get_u64(msg, &verdict) != IPC_OK ||
-	    ipc_get_str(msg, &hex, &hex_len) != IPC_OK ||
-	    ipc_get_end(msg) != IPC_OK || verdict >= AUTH_RESULT_MAX ||
-	    (verdict == AUTH_OK &&
-		(hex_len != ETH_ADDRESS_HEX_SIZE - 1 || hex[0] != '0' ||
-		    hex[1] != 'x' ||
-		    !hex_decode_exact(hex, hex_len, addr, sizeof(addr)))))
+	if (st == IPC_OK &&
+	    (ipc_get_u64(msg, &verdict) != IPC_OK ||
+		ipc_get_str(msg, &hex, &hex_len) != IPC_OK ||
+		ipc_get_end(msg) != IPC_OK || verdict >= AUTH_RESULT_MAX ||
+		(verdict == AUTH_OK &&
+		    (hex_len != ETH_ADDRESS_HEX_SIZE - 1 || hex[0] != '0' ||
+			hex[1] != 'x' ||
+			!hex_decode_exact(hex, hex_len, addr, sizeof(addr))))))
 		fatalx("malformed %s from authd", ipc_type_str(msg->type));
-	if (verdict != AUTH_OK) {
-		connect_refuse(s,
-		    auth_result_connack((enum auth_result)verdict, MQTT_V5),
-		    auth_result_str((enum auth_result)verdict));
-		session_resume(s);
-		return;
+	if (connect_reply_ok(s, st, verdict)) {
+		memcpy(s->address, hex, hex_len);
+		s->address[hex_len] = '\0';
+		connect_broker(s);
 	}
-	memcpy(s->address, hex, hex_len);
-	s->address[hex_len] = '\0';
-	connect_broker(s);
 	session_resume(s);
 }
 
 static void
 connect_request(struct session *s, struct ipc_writer *w, uint32_t id,
-    enum session_state next)
+    ipc_reply_fn *on_reply, enum session_state next)
 {
 	struct proxyd *px = s->px;
 	enum ipc_status st;
 
-	st = ipc_client_send(
-	    px->authd, w, id, px->auth_timeout, connect_on_verdict, s);
+	st = ipc_client_send(px->authd, w, id, px->auth_timeout, on_reply, s);
 	if (st != IPC_OK) {
 		connect_refuse(
 		    s, MQTT_RC_SERVER_UNAVAILABLE, ipc_status_str(st));
@@ -241,7 +251,7 @@ connect_ask_token(struct session *s, const struct mqtt_connect *c)
 	put_bytes(&w, &fp.sig);
 	put_bytes(&w, &fp.time);
 	put_bytes(&w, &fp.address);
-	connect_request(s, &w, id, SESSION_AUTH_TOKEN);
+	connect_request(s, &w, id, connect_on_verdict, SESSION_AUTH_TOKEN);
 }
 
 /* Reply to IPC_AUTH_CHALLENGE: u64 verdict, bin nonce. */
@@ -253,25 +263,17 @@ connect_on_challenge(void *arg, struct ipc_reader *msg, enum ipc_status st)
 	struct mqtt_packet p;
 	uint8_t props[64], pkt[96];
 	const void *nonce;
-	uint64_t verdict;
+	uint64_t verdict = AUTH_OK;
 	size_t nonce_len, len;
 
 	s->ipc_pending = false;
-	if (st != IPC_OK) {
-		connect_refuse(
-		    s, MQTT_RC_SERVER_UNAVAILABLE, ipc_status_str(st));
-		session_resume(s);
-		return;
-	}
-	if (ipc_get_u64(msg, &verdict) != IPC_OK ||
-	    ipc_get_bin(msg, &nonce, &nonce_len) != IPC_OK ||
-	    ipc_get_end(msg) != IPC_OK || verdict >= AUTH_RESULT_MAX ||
-	    (verdict == AUTH_OK && nonce_len != TOKEN_NONCE_LEN))
+	if (st == IPC_OK &&
+	    (ipc_get_u64(msg, &verdict) != IPC_OK ||
+		ipc_get_bin(msg, &nonce, &nonce_len) != IPC_OK ||
+		ipc_get_end(msg) != IPC_OK || verdict >= AUTH_RESULT_MAX ||
+		(verdict == AUTH_OK && nonce_len != TOKEN_NONCE_LEN)))
 		fatalx("malformed %s from authd", ipc_type_str(msg->type));
-	if (verdict != AUTH_OK) {
-		connect_refuse(s,
-		    auth_result_connack((enum auth_result)verdict, MQTT_V5),
-		    auth_result_str((enum auth_result)verdict));
+	if (!connect_reply_ok(s, st, verdict)) {
 		session_resume(s);
 		return;
 	}
@@ -297,22 +299,13 @@ static void
 connect_ask_challenge(struct session *s, const struct mqtt_connect *c)
 {
 	struct ipc_writer w;
-	enum ipc_status st;
 	uint32_t id;
 
 	id = ipc_client_begin(s->px->authd, &w, IPC_AUTH_CHALLENGE);
 	ipc_put_str(&w, s->peer, strlen(s->peer));
 	put_bytes(&w, &c->client_id);
-	st = ipc_client_send(
-	    s->px->authd, &w, id, s->px->auth_timeout, connect_on_challenge, s);
-	if (st != IPC_OK) {
-		connect_refuse(
-		    s, MQTT_RC_SERVER_UNAVAILABLE, ipc_status_str(st));
-		return;
-	}
-	s->ipc_pending = true;
-	s->ipc_id = id;
-	session_set_state(s, SESSION_AUTH_CHALLENGE);
+	connect_request(
+	    s, &w, id, connect_on_challenge, SESSION_AUTH_CHALLENGE);
 }
 
 /* The client's AUTH answer to our challenge. */
@@ -351,9 +344,11 @@ connect_on_auth_answer(struct session *s, const struct mqtt_packet *p)
 	id = ipc_client_begin(s->px->authd, &w, IPC_AUTH_RESPONSE);
 	ipc_put_str(&w, s->peer, strlen(s->peer));
 	put_bytes(&w, &saved.u.connect.client_id);
+	ipc_put_bool(&w, saved.u.connect.has_username);
+	put_bytes(&w, &saved.u.connect.username);
 	ipc_put_bin(&w, s->nonce, TOKEN_NONCE_LEN);
 	ipc_put_bin(&w, data.str.data, data.str.len);
-	connect_request(s, &w, id, SESSION_AUTH_RESPONSE);
+	connect_request(s, &w, id, connect_on_verdict, SESSION_AUTH_RESPONSE);
 }
 
 /* ---- Client packets before CONNACK ------------------------------------ */

@@ -455,25 +455,13 @@ session_read_side(struct session *s, struct session_side *side)
 }
 
 static void
-session_on_client_read(struct ev_loop *loop, ev_io *w, int revents)
+session_on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct session *s = w->data;
 
 	(void)loop;
 	(void)revents;
-	session_read_side(s, &s->client);
-	if (!session_dead(s))
-		session_pump(s);
-}
-
-static void
-session_on_broker_read(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct session *s = w->data;
-
-	(void)loop;
-	(void)revents;
-	session_read_side(s, &s->broker);
+	session_read_side(s, w == &s->client.rd ? &s->client : &s->broker);
 	if (!session_dead(s))
 		session_pump(s);
 }
@@ -540,11 +528,10 @@ session_start_relay(struct session *s, uint16_t keep_alive)
 }
 
 static void
-side_init(struct session *s, struct session_side *side, int fd,
-    void (*on_read)(struct ev_loop *, ev_io *, int))
+side_init(struct session *s, struct session_side *side, int fd)
 {
 	side->fd = fd;
-	ev_io_init(&side->rd, on_read, fd, EV_READ);
+	ev_io_init(&side->rd, session_on_read, fd, EV_READ);
 	ev_io_init(&side->wr, session_on_write, fd, EV_WRITE);
 	side->rd.data = s;
 	side->wr.data = s;
@@ -553,7 +540,7 @@ side_init(struct session *s, struct session_side *side, int fd,
 void
 session_attach_broker(struct session *s, int fd)
 {
-	side_init(s, &s->broker, fd, session_on_broker_read);
+	side_init(s, &s->broker, fd);
 }
 
 void
@@ -584,7 +571,7 @@ session_accept(
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	s->px = px;
 	s->broker.fd = -1;
-	side_init(s, &s->client, fd, session_on_client_read);
+	side_init(s, &s->client, fd);
 	if (sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
 		    s->peer, sizeof(s->peer));

@@ -22,6 +22,7 @@
 
 #include "eth.h"
 #include "hex.h"
+#include "test_root.h"
 #include "keccak.h"
 #include "token.h"
 
@@ -43,35 +44,10 @@ struct vector {
 static struct vector *vectors;
 static size_t vector_count;
 
-/* The checkout: $FLYTRAP_ROOT, else the nearest ancestor of this binary
- * holding the vector script, else the current directory. */
 static void
 find_repo_root(char *out, size_t len)
 {
-	const char *env = getenv("FLYTRAP_ROOT");
-	char exe[PATH_MAX], probe[PATH_MAX + 64];
-	ssize_t n;
-	char *slash;
-
-	if (env != NULL && env[0] != '\0') {
-		snprintf(out, len, "%s", env);
-		return;
-	}
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		while ((slash = strrchr(exe, '/')) != NULL) {
-			*slash = '\0';
-			snprintf(probe, sizeof(probe),
-			    "%s/tests/tools/eth-vectors.js",
-			    exe[0] != '\0' ? exe : "");
-			if (access(probe, R_OK) == 0) {
-				snprintf(out, len, "%s", exe);
-				return;
-			}
-		}
-	}
-	snprintf(out, len, ".");
+	test_find_repo_root("tests/tools/eth-vectors.js", out, len);
 }
 
 /* Runs the vector script; any failure (no node, no ethers) fails the test. */
