@@ -19,6 +19,9 @@ static const char *const ipc_type_names[IPC_TYPE_MAX] = {
     [IPC_AUTH_CHALLENGE_REPLY] = "AUTH_CHALLENGE_REPLY",
     [IPC_AUTH_RESPONSE] = "AUTH_RESPONSE",
     [IPC_AUTH_RESPONSE_REPLY] = "AUTH_RESPONSE_REPLY",
+    [IPC_ACL_CHECK] = "ACL_CHECK",
+    [IPC_ACL_CHECK_REPLY] = "ACL_CHECK_REPLY",
+    [IPC_ACL_INVALIDATE] = "ACL_INVALIDATE",
 };
 
 /* Returns a static name for `s` ("unknown status" for values out of range). */

@@ -21,7 +21,7 @@
 #define IPC_WUR __attribute__((warn_unused_result))
 
 /* Bumped on every change to the message set or to a message's fields. */
-#define IPC_VERSION 2
+#define IPC_VERSION 3
 
 /* The largest frame body either side accepts. */
 #define IPC_MAX_FRAME (1024 * 1024)
@@ -45,6 +45,9 @@ enum ipc_type {
 	IPC_AUTH_CHALLENGE_REPLY,
 	IPC_AUTH_RESPONSE, /* proxyd -> authd: verify a challenge answer */
 	IPC_AUTH_RESPONSE_REPLY,
+	IPC_ACL_CHECK, /* proxyd -> chaind: may an address act on a topic */
+	IPC_ACL_CHECK_REPLY,
+	IPC_ACL_INVALIDATE, /* chaind -> proxyd, unsolicited: forget answers */
 	IPC_TYPE_MAX
 };
 
