@@ -29,6 +29,8 @@ struct flytrap_config {
 		long long max_sessions;
 		long long buffer_limit;
 		bool forward_username;
+		long long acl_timeout_ms;
+		long long acl_cache_size;
 	} proxyd;
 	struct {
 		long long token_skew_s;
@@ -37,6 +39,18 @@ struct flytrap_config {
 		long long challenge_lifetime_s;
 		long long max_pending_challenges;
 	} authd;
+	struct {
+		char *rpc_url;
+		char *contract;
+		long long start_block;
+		char *keystore;
+		char *password_file;
+		char *database;
+		long long poll_interval_ms;
+		long long rpc_timeout_ms;
+		long long confirmations;
+		long long reorg_depth;
+	} chaind;
 };
 
 enum config_type {

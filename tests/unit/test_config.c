@@ -125,7 +125,7 @@ test_table(void **state)
 			assert_int_not_equal(a->offset, b->offset);
 		}
 	}
-	assert_int_equal(count, 18);
+	assert_int_equal(count, 30);
 }
 
 static void
@@ -307,8 +307,8 @@ test_unknown(void **state)
 	assert_load_error("[proxy]\nlisten = 1.2.3.4:1\n", CONFIG_ERR_UNKNOWN,
 	    "1: unknown section [proxy]");
 	/* Even an empty one, on its own line. */
-	assert_load_error("[proxyd]\nlisten = x\n[chaind]\n\n",
-	    CONFIG_ERR_UNKNOWN, "3: unknown section [chaind]");
+	assert_load_error("[proxyd]\nlisten = x\n[chains]\n\n",
+	    CONFIG_ERR_UNKNOWN, "3: unknown section [chains]");
 	assert_load_error("[ proxyd ]\n", CONFIG_ERR_UNKNOWN,
 	    "1: unknown section [ proxyd ]");
 	assert_load_error("# c\n[proxyd]\nlisten = x\nlistn = y\n",
