@@ -405,9 +405,18 @@ session_process(struct session *s, struct session_side *side)
 static void
 session_pump(struct session *s)
 {
-	session_process(s, &s->client);
-	if (!session_dead(s))
-		session_process(s, &s->broker);
+	enum session_state before;
+
+	/*
+	 * A state change (the broker's CONNACK) can make bytes already read
+	 * from the other side processable: go round until nothing changes.
+	 */
+	do {
+		before = s->state;
+		session_process(s, &s->client);
+		if (!session_dead(s))
+			session_process(s, &s->broker);
+	} while (!session_dead(s) && s->state != before);
 	if (!session_dead(s))
 		session_flush(s, &s->client);
 	if (!session_dead(s))
