@@ -20,10 +20,13 @@ LIBCOMMON := $(BUILD)/libflytrap.a
 # libsecp256k1 (it holds no keys and verifies nothing itself).
 LIBS_proxyd := -lev -lmsgpackc -linih
 LIBS_authd := -lev -lmsgpackc -lsecp256k1 -lcrypto -linih
+LIBS_chaind := -lev -lmsgpackc -lcurl -ljansson -lsqlite3 -lsecp256k1 \
+	-lcrypto -linih
 LIBS_flytrapctl := -lsecp256k1 -lcrypto -linih -ljansson
-LIBS_tests := -lcmocka -lev -lmsgpackc -lsecp256k1 -lcrypto -linih
+LIBS_tests := -lcmocka -lev -lmsgpackc -lcurl -ljansson -lsqlite3 \
+	-lsecp256k1 -lcrypto -linih
 
-PROGRAMS := proxyd authd flytrapctl
+PROGRAMS := proxyd authd chaind flytrapctl
 BINS := $(PROGRAMS:%=$(BUILD)/bin/%)
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
