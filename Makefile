@@ -26,7 +26,7 @@ LIBS_flytrapctl := -lsecp256k1 -lcrypto -linih -ljansson
 LIBS_tests := -lcmocka -lev -lmsgpackc -lcurl -ljansson -lsqlite3 \
 	-lsecp256k1 -lcrypto -linih
 
-PROGRAMS := proxyd authd chaind flytrapctl
+PROGRAMS := proxyd authd flytrapctl
 BINS := $(PROGRAMS:%=$(BUILD)/bin/%)
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
