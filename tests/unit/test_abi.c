@@ -18,106 +18,26 @@
 
 #include "abi.h"
 #include "hex.h"
-#include "test_root.h"
+#include "test_vectors.h"
 
 /* ---- Vectors from ethers ------------------------------------------------ */
 
-#define MAX_FIELDS 16
-
-struct vector {
-	char *fields[MAX_FIELDS]; /* fields[0] is the tag */
-	int nfields;
-};
-
-static struct vector *vectors;
-static size_t vector_count;
-
-/* Runs the vector script's `mode` section; any failure fails the test. */
-static int
-load_vectors(const char *mode, size_t min_count)
-{
-	char root[PATH_MAX], cmd[PATH_MAX + 64];
-	char *line = NULL, *save, *tok;
-	size_t cap = 0, alloc = 0, end_count = 0;
-	bool ended = false;
-	FILE *f;
-	int status;
-
-	test_find_repo_root("tests/tools/tx-vectors.js", root, sizeof(root));
-	if (strchr(root, '\'') != NULL)
-		return -1;
-	snprintf(cmd, sizeof(cmd), "node '%s/tests/tools/tx-vectors.js' %s",
-	    root, mode);
-	if ((f = popen(cmd, "r")) == NULL)
-		return -1;
-	while (getline(&line, &cap, f) > 0) {
-		struct vector *v;
-		if (sscanf(line, "end %zu", &end_count) == 1) {
-			ended = true;
-			break;
-		}
-		if (vector_count == alloc) {
-			alloc = alloc ? 2 * alloc : 64;
-			vectors = realloc(vectors, alloc * sizeof(*vectors));
-			if (vectors == NULL)
-				abort();
-		}
-		v = &vectors[vector_count++];
-		memset(v, 0, sizeof(*v));
-		for (tok = strtok_r(line, " \n", &save);
-		     tok != NULL && v->nfields < MAX_FIELDS;
-		     tok = strtok_r(NULL, " \n", &save))
-			v->fields[v->nfields++] = strdup(tok);
-	}
-	free(line);
-	status = pclose(f);
-	if (status != 0 || !ended || end_count != vector_count ||
-	    vector_count < min_count) {
-		fprintf(stderr,
-		    "%s failed (status %d, %zu vectors); node and ethers "
-		    "(npm ci) are needed\n",
-		    cmd, status, vector_count);
-		return -1;
-	}
-	return 0;
-}
+static struct test_vectors vectors;
 
 static int
 setup(void **state)
 {
 	(void)state;
-	return load_vectors("abi", 50);
+	return test_vectors_load(
+	    &vectors, "tests/tools/tx-vectors.js", "abi", NULL, 50);
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < vector_count; i++)
-		for (int j = 0; j < vectors[i].nfields; j++)
-			free(vectors[i].fields[j]);
-	free(vectors);
+	test_vectors_free(&vectors);
 	return 0;
-}
-
-/* Decodes 0x-hex of n characters into a fresh buffer (one spare byte). */
-static uint8_t *
-decode_hex_n(const char *hex, size_t n, size_t *len)
-{
-	uint8_t *out;
-
-	assert_true(n >= 2 && n % 2 == 0);
-	out = malloc((n - 2) / 2 + 1);
-	assert_non_null(out);
-	assert_true(hex_decode_exact(hex, n, out, (n - 2) / 2));
-	*len = (n - 2) / 2;
-	return out;
-}
-
-static uint8_t *
-decode_hex(const char *hex, size_t *len)
-{
-	return decode_hex_n(hex, strlen(hex), len);
 }
 
 /* ---- Types and arguments as the script writes them ---------------------- */
@@ -203,7 +123,7 @@ encode_arg(
 		abi_enc_bool(e, strcmp(arg, "true") == 0);
 		return;
 	}
-	bytes = decode_hex(arg, &len);
+	bytes = test_decode_hex(arg, &len);
 	if (strncmp(type, "uint", 4) == 0) {
 		assert_int_equal(len, 32);
 		if (prefer_u64 && fits_u64(bytes, &u))
@@ -266,7 +186,7 @@ transcode_arg(struct abi_dec *d, struct abi_enc *e, const char *type,
 	bool b;
 
 	if (expect != NULL && strcmp(type, "bool") != 0)
-		want = decode_hex(expect, &want_len);
+		want = test_decode_hex(expect, &want_len);
 	if (strcmp(type, "bool") == 0) {
 		if ((st = abi_dec_bool(d, &b)) == ABI_OK && e != NULL)
 			abi_enc_bool(e, b);
@@ -377,8 +297,8 @@ test_ethers_selectors_and_topics(void **state)
 	size_t checked = 0;
 
 	(void)state;
-	for (size_t i = 0; i < vector_count; i++) {
-		const struct vector *v = &vectors[i];
+	for (size_t i = 0; i < vectors.count; i++) {
+		const struct test_vector *v = &vectors.items[i];
 		uint8_t want[32], got[32];
 
 		if (strcmp(v->fields[0], "abi-selector") == 0) {
@@ -405,8 +325,8 @@ test_ethers_call_data(void **state)
 	size_t checked = 0;
 
 	(void)state;
-	for (size_t i = 0; i < vector_count; i++) {
-		const struct vector *v = &vectors[i];
+	for (size_t i = 0; i < vectors.count; i++) {
+		const struct test_vector *v = &vectors.items[i];
 		struct values vals;
 		uint8_t sel[4], *expect, *got;
 		size_t expect_len, got_len;
@@ -415,7 +335,7 @@ test_ethers_call_data(void **state)
 			continue;
 		assert_int_equal(v->nfields, 4);
 		parse_values(v->fields[1], v->fields[2], &vals);
-		expect = decode_hex(v->fields[3], &expect_len);
+		expect = test_decode_hex(v->fields[3], &expect_len);
 		abi_selector(v->fields[1], sel);
 		for (int pass = 0; pass < 2; pass++) {
 			got = encode_values(&vals, sel, pass == 0, &got_len);
@@ -446,8 +366,8 @@ test_ethers_tuples(void **state)
 	size_t checked = 0;
 
 	(void)state;
-	for (size_t i = 0; i < vector_count; i++) {
-		const struct vector *v = &vectors[i];
+	for (size_t i = 0; i < vectors.count; i++) {
+		const struct test_vector *v = &vectors.items[i];
 		struct values vals;
 		uint8_t *expect, *got;
 		size_t expect_len, got_len;
@@ -456,7 +376,7 @@ test_ethers_tuples(void **state)
 			continue;
 		assert_int_equal(v->nfields, 4);
 		parse_values(v->fields[1], v->fields[2], &vals);
-		expect = decode_hex(v->fields[3], &expect_len);
+		expect = test_decode_hex(v->fields[3], &expect_len);
 		for (int pass = 0; pass < 2; pass++) {
 			assert_int_equal(
 			    decode_values(&vals, expect, expect_len, pass == 0),
@@ -479,18 +399,18 @@ test_ethers_reverts(void **state)
 	size_t checked = 0;
 
 	(void)state;
-	for (size_t i = 0; i < vector_count; i++) {
-		const struct vector *v = &vectors[i];
+	for (size_t i = 0; i < vectors.count; i++) {
+		const struct test_vector *v = &vectors.items[i];
 		struct abi_revert r;
 		uint8_t *data, *want;
 		size_t len, want_len;
 
 		if (strncmp(v->fields[0], "abi-revert-", 11) != 0)
 			continue;
-		data = decode_hex(v->fields[v->nfields - 1], &len);
+		data = test_decode_hex(v->fields[v->nfields - 1], &len);
 		assert_int_equal(abi_decode_revert(data, len, &r), ABI_OK);
 		if (strcmp(v->fields[0], "abi-revert-error") == 0) {
-			want = decode_hex(v->fields[1], &want_len);
+			want = test_decode_hex(v->fields[1], &want_len);
 			assert_int_equal(r.kind, ABI_REVERT_ERROR);
 			assert_int_equal(r.message_len, want_len);
 			assert_memory_equal(r.message, want, want_len);
@@ -500,7 +420,7 @@ test_ethers_reverts(void **state)
 			assert_true(
 			    r.panic_code == strtoull(v->fields[1], NULL, 10));
 		} else {
-			want = decode_hex(v->fields[2], &want_len);
+			want = test_decode_hex(v->fields[2], &want_len);
 			assert_int_equal(r.kind, ABI_REVERT_CUSTOM);
 			assert_true(abi_revert_is(&r, v->fields[1]));
 			assert_false(abi_revert_is(&r, "Other()"));
@@ -887,8 +807,8 @@ test_mutations(void **state)
 	size_t accepted = 0, tried = 0;
 
 	(void)state;
-	for (size_t i = 0; i < vector_count; i++) {
-		const struct vector *v = &vectors[i];
+	for (size_t i = 0; i < vectors.count; i++) {
+		const struct test_vector *v = &vectors.items[i];
 		struct values vals;
 		uint8_t *enc, *copy;
 		size_t len;
@@ -896,7 +816,7 @@ test_mutations(void **state)
 		if (strcmp(v->fields[0], "abi-tuple") != 0)
 			continue;
 		parse_values(v->fields[1], NULL, &vals);
-		enc = decode_hex(v->fields[3], &len);
+		enc = test_decode_hex(v->fields[3], &len);
 		for (size_t cut = 0; cut < len; cut++) {
 			copy = malloc(cut ? cut : 1);
 			assert_non_null(copy);

@@ -22,8 +22,8 @@
 
 #include "eth.h"
 #include "hex.h"
-#include "test_root.h"
 #include "keccak.h"
+#include "test_vectors.h"
 #include "token.h"
 
 /* The secp256k1 group order n. */
@@ -34,106 +34,23 @@ static const uint8_t curve_order[32] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 
 /* ---- Vectors from ethers ---------------------------------------------------- */
 
-#define MAX_FIELDS 6
-
-struct vector {
-	char *fields[MAX_FIELDS]; /* fields[0] is the tag */
-	int nfields;
-};
-
-static struct vector *vectors;
-static size_t vector_count;
-
-static void
-find_repo_root(char *out, size_t len)
-{
-	test_find_repo_root("tests/tools/eth-vectors.js", out, len);
-}
+static struct test_vectors vectors;
 
 /* Runs the vector script; any failure (no node, no ethers) fails the test. */
 static int
 load_vectors(void **state)
 {
-	char root[PATH_MAX], cmd[PATH_MAX + 64];
-	char *line = NULL, *save, *tok;
-	size_t cap = 0, alloc = 0, end_count = 0, signs = 0;
-	bool ended = false;
-	ssize_t n;
-	FILE *f;
-	int status;
-
 	(void)state;
-	find_repo_root(root, sizeof(root));
-	if (strchr(root, '\'') != NULL) {
-		fprintf(stderr, "repository path has a quote: %s\n", root);
-		return -1;
-	}
-	snprintf(
-	    cmd, sizeof(cmd), "node '%s/tests/tools/eth-vectors.js'", root);
-	if ((f = popen(cmd, "r")) == NULL) {
-		perror("popen");
-		return -1;
-	}
-	while ((n = getline(&line, &cap, f)) > 0) {
-		struct vector *v;
-		if (sscanf(line, "end %zu", &end_count) == 1) {
-			ended = true;
-			break;
-		}
-		if (vector_count == alloc) {
-			alloc = alloc ? 2 * alloc : 64;
-			vectors = realloc(vectors, alloc * sizeof(*vectors));
-			assert_non_null(vectors);
-		}
-		v = &vectors[vector_count++];
-		memset(v, 0, sizeof(*v));
-		for (tok = strtok_r(line, " \n", &save);
-		     tok != NULL && v->nfields < MAX_FIELDS;
-		     tok = strtok_r(NULL, " \n", &save))
-			v->fields[v->nfields++] = strdup(tok);
-		if (v->nfields > 0 && strcmp(v->fields[0], "sign") == 0)
-			signs++;
-	}
-	free(line);
-	status = pclose(f);
-	if (status != 0 || !ended || end_count != vector_count || signs < 20) {
-		fprintf(stderr,
-		    "%s failed (status %d, %zu sign vectors); node and ethers "
-		    "(npm ci) are needed\n",
-		    cmd, status, signs);
-		return -1;
-	}
-	return 0;
+	return test_vectors_load(
+	    &vectors, "tests/tools/eth-vectors.js", NULL, "sign", 20);
 }
 
 static int
 free_vectors(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < vector_count; i++)
-		for (int j = 0; j < vectors[i].nfields; j++)
-			free(vectors[i].fields[j]);
-	free(vectors);
+	test_vectors_free(&vectors);
 	return 0;
-}
-
-/* Decodes 0x-hex into a fresh buffer (one spare byte); sets *len. */
-static uint8_t *
-decode_field(const char *hex, size_t *len)
-{
-	size_t digits = strlen(hex) - 2;
-	uint8_t *out = malloc(digits / 2 + 1);
-
-	assert_non_null(out);
-	assert_true(hex_decode_exact(hex, strlen(hex), out, digits / 2));
-	*len = digits / 2;
-	return out;
-}
-
-static void
-decode_fixed(const char *hex, uint8_t *out, size_t len)
-{
-	assert_true(hex_decode_exact(hex, strlen(hex), out, len));
 }
 
 /* ---- Helpers ------------------------------------------------------------- */
@@ -190,7 +107,7 @@ assert_not_recovering(
 /* ---- Tests against ethers ----------------------------------------------- */
 
 static void
-check_sign_vector(const struct vector *v)
+check_sign_vector(const struct test_vector *v)
 {
 	uint8_t key[32], sig[65], addr[20], digest[32];
 	uint8_t got_sig[65], got_addr[20], got_digest[32], bad[65];
@@ -199,11 +116,11 @@ check_sign_vector(const struct vector *v)
 	uint8_t *msg;
 
 	assert_int_equal(v->nfields, 6);
-	decode_fixed(v->fields[1], key, sizeof(key));
-	msg = decode_field(v->fields[2], &msg_len);
-	decode_fixed(v->fields[3], sig, sizeof(sig));
-	decode_fixed(v->fields[4], addr, sizeof(addr));
-	decode_fixed(v->fields[5], digest, sizeof(digest));
+	test_decode_fixed(v->fields[1], key, sizeof(key));
+	msg = test_decode_hex(v->fields[2], &msg_len);
+	test_decode_fixed(v->fields[3], sig, sizeof(sig));
+	test_decode_fixed(v->fields[4], addr, sizeof(addr));
+	test_decode_fixed(v->fields[5], digest, sizeof(digest));
 
 	/* ethers.hashMessage */
 	eth_eip191_digest(msg, msg_len, got_digest);
@@ -268,9 +185,9 @@ test_ethers_signatures(void **state)
 	size_t checked = 0;
 
 	(void)state;
-	for (size_t i = 0; i < vector_count; i++) {
-		if (strcmp(vectors[i].fields[0], "sign") == 0) {
-			check_sign_vector(&vectors[i]);
+	for (size_t i = 0; i < vectors.count; i++) {
+		if (strcmp(vectors.items[i].fields[0], "sign") == 0) {
+			check_sign_vector(&vectors.items[i]);
 			checked++;
 		}
 	}
@@ -285,25 +202,26 @@ test_ethers_token_messages(void **state)
 	size_t checked = 0;
 
 	(void)state;
-	for (size_t i = 0; i < vector_count; i++) {
-		const struct vector *v = &vectors[i];
+	for (size_t i = 0; i < vectors.count; i++) {
+		const struct test_vector *v = &vectors.items[i];
 		size_t realm_len, client_len, expect_len, len;
 		uint8_t *realm, *client = NULL, *expect;
 		uint8_t nonce[TOKEN_NONCE_LEN], addr[ETH_ADDRESS_LEN];
 
 		if (strncmp(v->fields[0], "token-", 6) != 0)
 			continue;
-		realm = decode_field(v->fields[1], &realm_len);
+		realm = test_decode_hex(v->fields[1], &realm_len);
 		realm[realm_len] = '\0';
-		expect = decode_field(v->fields[v->nfields - 1], &expect_len);
+		expect =
+		    test_decode_hex(v->fields[v->nfields - 1], &expect_len);
 		if (strcmp(v->fields[0], "token-timed") == 0) {
-			client = decode_field(v->fields[2], &client_len);
+			client = test_decode_hex(v->fields[2], &client_len);
 			len = token_message_timed(out, sizeof(out),
 			    (char *)realm, client, client_len,
 			    strtoll(v->fields[3], NULL, 10));
 		} else if (strcmp(v->fields[0], "token-challenge") == 0) {
-			client = decode_field(v->fields[2], &client_len);
-			decode_fixed(v->fields[3], nonce, sizeof(nonce));
+			client = test_decode_hex(v->fields[2], &client_len);
+			test_decode_fixed(v->fields[3], nonce, sizeof(nonce));
 			len = token_message_challenge(out, sizeof(out),
 			    (char *)realm, client, client_len, nonce);
 		} else {
@@ -462,7 +380,7 @@ test_key_files(void **state)
 
 	(void)state;
 	assert_non_null(mkdtemp(key_dir));
-	decode_fixed(KEY_HEX, expect, 32);
+	test_decode_fixed(KEY_HEX, expect, 32);
 
 	assert_int_equal(read_key_text(KEY_HEX, key), ETH_OK);
 	assert_memory_equal(key, expect, 32);

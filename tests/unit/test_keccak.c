@@ -15,8 +15,8 @@
 #include <cmocka.h>
 
 #include "hex.h"
-#include "test_root.h"
 #include "keccak.h"
+#include "test_vectors.h"
 
 /* ---- Vectors from ethers ---------------------------------------------------- */
 
@@ -31,73 +31,62 @@ static struct keccak_vector vectors[MAX_VECTORS];
 static size_t vector_count;
 
 static void
-find_repo_root(char *out, size_t len)
-{
-	test_find_repo_root("tests/tools/eth-vectors.js", out, len);
-}
-
-static void
 pattern_fill(uint8_t *data, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
 		data[i] = (uint8_t)((i * 131 + 17) % 256);
 }
 
-/* Runs the vector script; any failure (no node, no ethers) fails the test. */
+/*
+ * Runs the vector script, keeping its keccak and keccak-a lines; any failure
+ * (no node, no ethers) fails the test.
+ */
 static int
 load_vectors(void **state)
 {
-	char root[PATH_MAX], cmd[PATH_MAX + 64], tag[16], digest[80];
-	char *line = NULL;
-	size_t cap = 0, lines = 0, end_count = 0;
-	bool ended = false;
-	FILE *f;
-	int status;
+	struct test_vectors lines = {NULL, 0};
+	int ret = 0;
 
 	(void)state;
-	find_repo_root(root, sizeof(root));
-	if (strchr(root, '\'') != NULL) {
-		fprintf(stderr, "repository path has a quote: %s\n", root);
+	if (test_vectors_load(
+		&lines, "tests/tools/eth-vectors.js", NULL, NULL, 0) != 0)
 		return -1;
-	}
-	snprintf(
-	    cmd, sizeof(cmd), "node '%s/tests/tools/eth-vectors.js'", root);
-	if ((f = popen(cmd, "r")) == NULL) {
-		perror("popen");
-		return -1;
-	}
-	while (getline(&line, &cap, f) > 0) {
+	for (size_t i = 0; i < lines.count; i++) {
+		const struct test_vector *v = &lines.items[i];
 		unsigned long long len;
-		if (sscanf(line, "end %zu", &end_count) == 1) {
-			ended = true;
+
+		if (v->nfields < 3 || sscanf(v->fields[1], "%llu", &len) != 1)
+			continue;
+		if (strcmp(v->fields[0], "keccak") != 0 &&
+		    strcmp(v->fields[0], "keccak-a") != 0)
+			continue;
+		if (vector_count == MAX_VECTORS) {
+			fprintf(stderr, "more than %d keccak vectors\n",
+			    MAX_VECTORS);
+			ret = -1;
 			break;
 		}
-		lines++;
-		if (sscanf(line, "%15s %llu %79s", tag, &len, digest) != 3)
-			continue;
-		if (strcmp(tag, "keccak") != 0 && strcmp(tag, "keccak-a") != 0)
-			continue;
-		if (vector_count == MAX_VECTORS)
-			break;
-		vectors[vector_count].repeat_a = strcmp(tag, "keccak-a") == 0;
+		vectors[vector_count].repeat_a =
+		    strcmp(v->fields[0], "keccak-a") == 0;
 		vectors[vector_count].len = (size_t)len;
-		if (!hex_decode_exact(digest, strlen(digest),
+		if (!hex_decode_exact(v->fields[2], strlen(v->fields[2]),
 			vectors[vector_count].digest, 32)) {
-			fprintf(stderr, "bad vector line: %s", line);
+			fprintf(stderr, "bad vector line: %s %s %s\n",
+			    v->fields[0], v->fields[1], v->fields[2]);
+			ret = -1;
 			break;
 		}
 		vector_count++;
 	}
-	free(line);
-	status = pclose(f);
-	if (status != 0 || !ended || end_count != lines || vector_count < 10) {
+	test_vectors_free(&lines);
+	if (ret == 0 && vector_count < 10) {
 		fprintf(stderr,
-		    "%s failed (status %d, %zu keccak vectors); node and "
-		    "ethers (npm ci) are needed\n",
-		    cmd, status, vector_count);
-		return -1;
+		    "eth-vectors.js gave %zu keccak vectors; node and ethers "
+		    "(npm ci) are needed\n",
+		    vector_count);
+		ret = -1;
 	}
-	return 0;
+	return ret;
 }
 
 /* ---- Tests -------------------------------------------------------------- */

@@ -27,72 +27,13 @@
 #include "hex.h"
 #include "keccak.h"
 #include "keystore.h"
-#include "test_root.h"
+#include "test_vectors.h"
 
 /* ---- Vectors from ethers ------------------------------------------------ */
 
-#define MAX_FIELDS 16
-
-struct vector {
-	char *fields[MAX_FIELDS]; /* fields[0] is the tag */
-	int nfields;
-};
-
-static struct vector *vectors;
-static size_t vector_count;
+static struct test_vectors vectors;
 static char repo_root[PATH_MAX];
 static char tmp_dir[] = "/tmp/flytrap-keystore-XXXXXX";
-
-/* Runs the vector script's `mode` section; any failure fails the test. */
-static int
-load_vectors(const char *mode, size_t min_count)
-{
-	char cmd[PATH_MAX + 64];
-	char *line = NULL, *save, *tok;
-	size_t cap = 0, alloc = 0, end_count = 0;
-	bool ended = false;
-	FILE *f;
-	int status;
-
-	test_find_repo_root(
-	    "tests/tools/tx-vectors.js", repo_root, sizeof(repo_root));
-	if (strchr(repo_root, '\'') != NULL)
-		return -1;
-	snprintf(cmd, sizeof(cmd), "node '%s/tests/tools/tx-vectors.js' %s",
-	    repo_root, mode);
-	if ((f = popen(cmd, "r")) == NULL)
-		return -1;
-	while (getline(&line, &cap, f) > 0) {
-		struct vector *v;
-		if (sscanf(line, "end %zu", &end_count) == 1) {
-			ended = true;
-			break;
-		}
-		if (vector_count == alloc) {
-			alloc = alloc ? 2 * alloc : 64;
-			vectors = realloc(vectors, alloc * sizeof(*vectors));
-			if (vectors == NULL)
-				abort();
-		}
-		v = &vectors[vector_count++];
-		memset(v, 0, sizeof(*v));
-		for (tok = strtok_r(line, " \n", &save);
-		     tok != NULL && v->nfields < MAX_FIELDS;
-		     tok = strtok_r(NULL, " \n", &save))
-			v->fields[v->nfields++] = strdup(tok);
-	}
-	free(line);
-	status = pclose(f);
-	if (status != 0 || !ended || end_count != vector_count ||
-	    vector_count < min_count) {
-		fprintf(stderr,
-		    "%s failed (status %d, %zu vectors); node and ethers "
-		    "(npm ci) are needed\n",
-		    cmd, status, vector_count);
-		return -1;
-	}
-	return 0;
-}
 
 static int
 setup(void **state)
@@ -100,35 +41,19 @@ setup(void **state)
 	(void)state;
 	if (mkdtemp(tmp_dir) == NULL)
 		return -1;
-	return load_vectors("keystore", 8);
+	test_find_repo_root(
+	    "tests/tools/tx-vectors.js", repo_root, sizeof(repo_root));
+	return test_vectors_load(
+	    &vectors, "tests/tools/tx-vectors.js", "keystore", NULL, 8);
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < vector_count; i++)
-		for (int j = 0; j < vectors[i].nfields; j++)
-			free(vectors[i].fields[j]);
-	free(vectors);
+	test_vectors_free(&vectors);
 	rmdir(tmp_dir);
 	return 0;
-}
-
-/* Decodes 0x-hex into a fresh NUL-terminated buffer. */
-static char *
-decode_hex(const char *hex, size_t *len)
-{
-	size_t n = strlen(hex);
-	char *out;
-
-	assert_true(n >= 2 && n % 2 == 0);
-	out = malloc((n - 2) / 2 + 1);
-	assert_non_null(out);
-	assert_true(hex_decode_exact(hex, n, (uint8_t *)out, (n - 2) / 2));
-	*len = (n - 2) / 2;
-	out[*len] = '\0';
-	return out;
 }
 
 static void
@@ -167,8 +92,8 @@ test_ethers_keystores(void **state)
 	size_t checked = 0;
 
 	(void)state;
-	for (size_t i = 0; i < vector_count; i++) {
-		const struct vector *v = &vectors[i];
+	for (size_t i = 0; i < vectors.count; i++) {
+		const struct test_vector *v = &vectors.items[i];
 		uint8_t want[32], key[32];
 		char *password, *json, *wrong;
 		size_t password_len, json_len;
@@ -176,10 +101,10 @@ test_ethers_keystores(void **state)
 		if (strcmp(v->fields[0], "keystore") != 0)
 			continue;
 		assert_int_equal(v->nfields, 5);
-		password = decode_hex(v->fields[1], &password_len);
+		password = (char *)test_decode_hex(v->fields[1], &password_len);
 		assert_true(hex_decode_exact(
 		    v->fields[2], strlen(v->fields[2]), want, 32));
-		json = decode_hex(v->fields[4], &json_len);
+		json = (char *)test_decode_hex(v->fields[4], &json_len);
 
 		assert_int_equal(keystore_decrypt(json, json_len, password,
 				     password_len, key),

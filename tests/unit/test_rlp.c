@@ -17,106 +17,26 @@
 
 #include "hex.h"
 #include "rlp.h"
-#include "test_root.h"
+#include "test_vectors.h"
 
 /* ---- Vectors from ethers ------------------------------------------------ */
 
-#define MAX_FIELDS 16
-
-struct vector {
-	char *fields[MAX_FIELDS]; /* fields[0] is the tag */
-	int nfields;
-};
-
-static struct vector *vectors;
-static size_t vector_count;
-
-/* Runs the vector script's `mode` section; any failure fails the test. */
-static int
-load_vectors(const char *mode, size_t min_count)
-{
-	char root[PATH_MAX], cmd[PATH_MAX + 64];
-	char *line = NULL, *save, *tok;
-	size_t cap = 0, alloc = 0, end_count = 0;
-	bool ended = false;
-	FILE *f;
-	int status;
-
-	test_find_repo_root("tests/tools/tx-vectors.js", root, sizeof(root));
-	if (strchr(root, '\'') != NULL)
-		return -1;
-	snprintf(cmd, sizeof(cmd), "node '%s/tests/tools/tx-vectors.js' %s",
-	    root, mode);
-	if ((f = popen(cmd, "r")) == NULL)
-		return -1;
-	while (getline(&line, &cap, f) > 0) {
-		struct vector *v;
-		if (sscanf(line, "end %zu", &end_count) == 1) {
-			ended = true;
-			break;
-		}
-		if (vector_count == alloc) {
-			alloc = alloc ? 2 * alloc : 64;
-			vectors = realloc(vectors, alloc * sizeof(*vectors));
-			if (vectors == NULL)
-				abort();
-		}
-		v = &vectors[vector_count++];
-		memset(v, 0, sizeof(*v));
-		for (tok = strtok_r(line, " \n", &save);
-		     tok != NULL && v->nfields < MAX_FIELDS;
-		     tok = strtok_r(NULL, " \n", &save))
-			v->fields[v->nfields++] = strdup(tok);
-	}
-	free(line);
-	status = pclose(f);
-	if (status != 0 || !ended || end_count != vector_count ||
-	    vector_count < min_count) {
-		fprintf(stderr,
-		    "%s failed (status %d, %zu vectors); node and ethers "
-		    "(npm ci) are needed\n",
-		    cmd, status, vector_count);
-		return -1;
-	}
-	return 0;
-}
+static struct test_vectors vectors;
 
 static int
 setup(void **state)
 {
 	(void)state;
-	return load_vectors("rlp", 40);
+	return test_vectors_load(
+	    &vectors, "tests/tools/tx-vectors.js", "rlp", NULL, 40);
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < vector_count; i++)
-		for (int j = 0; j < vectors[i].nfields; j++)
-			free(vectors[i].fields[j]);
-	free(vectors);
+	test_vectors_free(&vectors);
 	return 0;
-}
-
-/* Decodes 0x-hex of n characters into a fresh buffer (one spare byte). */
-static uint8_t *
-decode_hex_n(const char *hex, size_t n, size_t *len)
-{
-	uint8_t *out;
-
-	assert_true(n >= 2 && n % 2 == 0);
-	out = malloc((n - 2) / 2 + 1);
-	assert_non_null(out);
-	assert_true(hex_decode_exact(hex, n, out, (n - 2) / 2));
-	*len = (n - 2) / 2;
-	return out;
-}
-
-static uint8_t *
-decode_hex(const char *hex, size_t *len)
-{
-	return decode_hex_n(hex, strlen(hex), len);
 }
 
 /* ---- Item notation: 0x-hex strings and [a,b] lists ---------------------- */
@@ -140,7 +60,7 @@ encode_notation(struct rlp_enc *e, const char *s)
 		return s + 1;
 	}
 	n = strcspn(s, ",]");
-	bytes = decode_hex_n(s, n, &len);
+	bytes = test_decode_hex_n(s, n, &len);
 	rlp_enc_bytes(e, bytes, len);
 	free(bytes);
 	return s + n;
@@ -193,7 +113,7 @@ reencode(struct rlp_enc *e, const struct rlp_item *item)
 /* ---- Tests against ethers ----------------------------------------------- */
 
 static void
-check_item_vector(const struct vector *v)
+check_item_vector(const struct test_vector *v)
 {
 	struct rlp_enc e;
 	struct rlp_item item;
@@ -205,7 +125,7 @@ check_item_vector(const struct vector *v)
 	FILE *mem;
 
 	assert_int_equal(v->nfields, 3);
-	expect = decode_hex(v->fields[2], &expect_len);
+	expect = test_decode_hex(v->fields[2], &expect_len);
 
 	/* Growable buffer. */
 	rlp_enc_init(&e);
@@ -247,9 +167,9 @@ test_ethers_items(void **state)
 	size_t checked = 0;
 
 	(void)state;
-	for (size_t i = 0; i < vector_count; i++) {
-		if (strcmp(vectors[i].fields[0], "rlp") == 0) {
-			check_item_vector(&vectors[i]);
+	for (size_t i = 0; i < vectors.count; i++) {
+		if (strcmp(vectors.items[i].fields[0], "rlp") == 0) {
+			check_item_vector(&vectors.items[i]);
 			checked++;
 		}
 	}
@@ -262,8 +182,8 @@ test_ethers_integers(void **state)
 	size_t checked = 0;
 
 	(void)state;
-	for (size_t i = 0; i < vector_count; i++) {
-		const struct vector *v = &vectors[i];
+	for (size_t i = 0; i < vectors.count; i++) {
+		const struct test_vector *v = &vectors.items[i];
 		struct rlp_enc e;
 		struct rlp_item item;
 		const uint8_t *out;
@@ -283,7 +203,7 @@ test_ethers_integers(void **state)
 		} else {
 			continue;
 		}
-		expect = decode_hex(v->fields[2], &expect_len);
+		expect = test_decode_hex(v->fields[2], &expect_len);
 		assert_int_equal(rlp_enc_finish(&e, &out, &out_len), RLP_OK);
 		assert_int_equal(out_len, expect_len);
 		assert_memory_equal(out, expect, expect_len);
@@ -331,7 +251,7 @@ check_decode(const char *hex, enum rlp_status expect, const char *rule)
 {
 	struct rlp_item item;
 	size_t len;
-	uint8_t *buf = decode_hex(hex, &len);
+	uint8_t *buf = test_decode_hex(hex, &len);
 	enum rlp_status st = rlp_decode(buf, len, &item);
 
 	if (st != expect)
@@ -464,7 +384,7 @@ test_integers_strict(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		buf = decode_hex(cases[i].hex, &len);
+		buf = test_decode_hex(cases[i].hex, &len);
 		assert_int_equal(rlp_decode(buf, len, &item), RLP_OK);
 		assert_int_equal(rlp_item_uint64(&item, &v), cases[i].st64);
 		if (cases[i].st64 != RLP_OK)
@@ -636,13 +556,13 @@ test_mutations(void **state)
 	    0x81, 0xb7, 0xb8, 0xbf, 0xc0, 0xc1, 0xf7, 0xf8, 0xff};
 
 	(void)state;
-	for (size_t i = 0; i < vector_count; i++) {
+	for (size_t i = 0; i < vectors.count; i++) {
 		uint8_t *enc, *copy;
 		size_t len;
 
-		if (strcmp(vectors[i].fields[0], "rlp") != 0)
+		if (strcmp(vectors.items[i].fields[0], "rlp") != 0)
 			continue;
-		enc = decode_hex(vectors[i].fields[2], &len);
+		enc = test_decode_hex(vectors.items[i].fields[2], &len);
 		if (len > 2000) {
 			free(enc);
 			continue;

@@ -19,135 +19,55 @@
 #include "eth.h"
 #include "hex.h"
 #include "rlp.h"
-#include "test_root.h"
+#include "test_vectors.h"
 #include "tx.h"
 
 /* ---- Vectors from ethers ------------------------------------------------ */
 
-#define MAX_FIELDS 16
-
-struct vector {
-	char *fields[MAX_FIELDS]; /* fields[0] is the tag */
-	int nfields;
-};
-
-static struct vector *vectors;
-static size_t vector_count;
-
-/* Runs the vector script's `mode` section; any failure fails the test. */
-static int
-load_vectors(const char *mode, size_t min_count)
-{
-	char root[PATH_MAX], cmd[PATH_MAX + 64];
-	char *line = NULL, *save, *tok;
-	size_t cap = 0, alloc = 0, end_count = 0;
-	bool ended = false;
-	FILE *f;
-	int status;
-
-	test_find_repo_root("tests/tools/tx-vectors.js", root, sizeof(root));
-	if (strchr(root, '\'') != NULL)
-		return -1;
-	snprintf(cmd, sizeof(cmd), "node '%s/tests/tools/tx-vectors.js' %s",
-	    root, mode);
-	if ((f = popen(cmd, "r")) == NULL)
-		return -1;
-	while (getline(&line, &cap, f) > 0) {
-		struct vector *v;
-		if (sscanf(line, "end %zu", &end_count) == 1) {
-			ended = true;
-			break;
-		}
-		if (vector_count == alloc) {
-			alloc = alloc ? 2 * alloc : 64;
-			vectors = realloc(vectors, alloc * sizeof(*vectors));
-			if (vectors == NULL)
-				abort();
-		}
-		v = &vectors[vector_count++];
-		memset(v, 0, sizeof(*v));
-		for (tok = strtok_r(line, " \n", &save);
-		     tok != NULL && v->nfields < MAX_FIELDS;
-		     tok = strtok_r(NULL, " \n", &save))
-			v->fields[v->nfields++] = strdup(tok);
-	}
-	free(line);
-	status = pclose(f);
-	if (status != 0 || !ended || end_count != vector_count ||
-	    vector_count < min_count) {
-		fprintf(stderr,
-		    "%s failed (status %d, %zu vectors); node and ethers "
-		    "(npm ci) are needed\n",
-		    cmd, status, vector_count);
-		return -1;
-	}
-	return 0;
-}
+static struct test_vectors vectors;
 
 static int
 setup(void **state)
 {
 	(void)state;
-	return load_vectors("tx", 25);
+	return test_vectors_load(
+	    &vectors, "tests/tools/tx-vectors.js", "tx", NULL, 25);
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < vector_count; i++)
-		for (int j = 0; j < vectors[i].nfields; j++)
-			free(vectors[i].fields[j]);
-	free(vectors);
+	test_vectors_free(&vectors);
 	return 0;
-}
-
-/* Decodes 0x-hex into a fresh buffer (one spare byte). */
-static uint8_t *
-decode_hex(const char *hex, size_t *len)
-{
-	size_t n = strlen(hex);
-	uint8_t *out;
-
-	assert_true(n >= 2 && n % 2 == 0);
-	out = malloc((n - 2) / 2 + 1);
-	assert_non_null(out);
-	assert_true(hex_decode_exact(hex, n, out, (n - 2) / 2));
-	*len = (n - 2) / 2;
-	return out;
-}
-
-static void
-decode_fixed(const char *hex, uint8_t *out, size_t len)
-{
-	assert_true(hex_decode_exact(hex, strlen(hex), out, len));
 }
 
 /* ---- Helpers ------------------------------------------------------------ */
 
 /* A transaction from a vector; tx->data is malloc'd. */
 static void
-tx_from_vector(const struct vector *v, struct tx *tx, uint8_t key[32])
+tx_from_vector(const struct test_vector *v, struct tx *tx, uint8_t key[32])
 {
 	memset(tx, 0, sizeof(*tx));
 	tx->type = (enum tx_type)atoi(v->fields[1]);
-	decode_fixed(v->fields[2], key, 32);
+	test_decode_fixed(v->fields[2], key, 32);
 	tx->chain_id = strtoull(v->fields[3], NULL, 10);
 	tx->nonce = strtoull(v->fields[4], NULL, 10);
 	tx->gas_limit = strtoull(v->fields[5], NULL, 10);
 	if (tx->type == TX_TYPE_EIP1559) {
-		decode_fixed(v->fields[6], tx->max_priority_fee_per_gas, 32);
-		decode_fixed(v->fields[7], tx->max_fee_per_gas, 32);
+		test_decode_fixed(
+		    v->fields[6], tx->max_priority_fee_per_gas, 32);
+		test_decode_fixed(v->fields[7], tx->max_fee_per_gas, 32);
 	} else {
-		decode_fixed(v->fields[6], tx->gas_price, 32);
+		test_decode_fixed(v->fields[6], tx->gas_price, 32);
 		assert_string_equal(v->fields[7], "-");
 	}
 	if (strcmp(v->fields[8], "-") == 0)
 		tx->create = true;
 	else
-		decode_fixed(v->fields[8], tx->to, 20);
-	decode_fixed(v->fields[9], tx->value, 32);
-	tx->data = decode_hex(v->fields[10], &tx->data_len);
+		test_decode_fixed(v->fields[8], tx->to, 20);
+	test_decode_fixed(v->fields[9], tx->value, 32);
+	tx->data = test_decode_hex(v->fields[10], &tx->data_len);
 }
 
 /*
@@ -232,8 +152,8 @@ test_ethers_transactions(void **state)
 	size_t checked = 0, types[3] = {0};
 
 	(void)state;
-	for (size_t i = 0; i < vector_count; i++) {
-		const struct vector *v = &vectors[i];
+	for (size_t i = 0; i < vectors.count; i++) {
+		const struct test_vector *v = &vectors.items[i];
 		uint8_t key[32], hash[32], want_hash[32], want_tx_hash[32];
 		uint8_t signer[20], *want_raw;
 		size_t want_len;
@@ -244,9 +164,9 @@ test_ethers_transactions(void **state)
 			continue;
 		assert_int_equal(v->nfields, 14);
 		tx_from_vector(v, &tx, key);
-		decode_fixed(v->fields[11], want_hash, 32);
-		want_raw = decode_hex(v->fields[12], &want_len);
-		decode_fixed(v->fields[13], want_tx_hash, 32);
+		test_decode_fixed(v->fields[11], want_hash, 32);
+		want_raw = test_decode_hex(v->fields[12], &want_len);
+		test_decode_fixed(v->fields[13], want_tx_hash, 32);
 
 		/* Transaction.unsignedHash */
 		assert_int_equal(tx_signing_hash(&tx, hash), TX_OK);
