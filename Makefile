@@ -22,21 +22,25 @@ LIBS_proxyd := -lev -lmsgpackc -linih
 LIBS_authd := -lev -lmsgpackc -lsecp256k1 -lcrypto -linih
 LIBS_chaind := -lev -lmsgpackc -lcurl -ljansson -lsqlite3 -lsecp256k1 \
 	-lcrypto -linih
-LIBS_flytrapctl := -lsecp256k1 -lcrypto -linih -ljansson
+LIBS_flytrapctl := -lsecp256k1 -lcrypto -linih -ljansson -lcurl -lmsgpackc
 LIBS_tests := -lcmocka -lev -lmsgpackc -lcurl -ljansson -lsqlite3 \
 	-lsecp256k1 -lcrypto -linih
 
-PROGRAMS := proxyd authd flytrapctl
+PROGRAMS := proxyd authd chaind flytrapctl
 BINS := $(PROGRAMS:%=$(BUILD)/bin/%)
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BINS := $(BUILD)/bench/connect_bench
 
-.PHONY: all deps test unit integration run bench format format-check \
-	clang-check clean
+.PHONY: all deps test unit integration contract-test run bench format \
+	format-check clang-check clean
 
-all: $(BINS) $(UNIT_BINS) $(BENCH_BINS)
+# The contract, compiled with the pinned solcjs; flytrapctl deploy finds it
+# next to bin/ (FlyTrap.abi is written with it).
+CONTRACT_ARTIFACTS := $(BUILD)/contracts/FlyTrap.bin $(BUILD)/contracts/FlyTrap.abi
+
+all: $(BINS) $(UNIT_BINS) $(BENCH_BINS) $(CONTRACT_ARTIFACTS)
 
 deps:
 	scripts/deps.sh
@@ -44,6 +48,12 @@ deps:
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/contracts/FlyTrap.bin: contracts/FlyTrap.sol contracts/build.sh
+	contracts/build.sh $(BUILD)/contracts
+
+# build.sh writes the .abi before the .bin: nothing more to do for it.
+$(BUILD)/contracts/FlyTrap.abi: $(BUILD)/contracts/FlyTrap.bin ;
 
 $(LIBCOMMON): $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
@@ -61,6 +71,7 @@ $(BUILD)/bin/%: $$(addprefix $(BUILD)/,$$(addsuffix .o, \
 # Unit tests of a daemon's own modules link those objects too.
 TEST_OBJS_test_expset := $(BUILD)/authd/expset.o
 TEST_OBJS_test_buffer := $(BUILD)/proxyd/buffer.o
+TEST_OBJS_test_store := $(BUILD)/chaind/store.o
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $$(TEST_OBJS_$$*) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
@@ -82,11 +93,16 @@ test:
 	$(MAKE) clang-check
 	$(MAKE) format-check
 	$(MAKE) unit
+	$(MAKE) contract-test
 	$(MAKE) integration
 	@echo "make test: all suites passed"
 
 unit: $(UNIT_BINS)
 	scripts/run-unit.sh $(UNIT_BINS)
+
+# The contract against a real local node (anvil), with node's test runner.
+contract-test:
+	node --test tests/contract/
 
 integration: $(BINS) $(BENCH_BINS)
 	FLYTRAP_BUILD=$(BUILD) /usr/bin/python3 -m pytest -q tests/integration

@@ -22,6 +22,8 @@ static const char *const ipc_type_names[IPC_TYPE_MAX] = {
     [IPC_ACL_CHECK] = "ACL_CHECK",
     [IPC_ACL_CHECK_REPLY] = "ACL_CHECK_REPLY",
     [IPC_ACL_INVALIDATE] = "ACL_INVALIDATE",
+    [IPC_STATUS] = "STATUS",
+    [IPC_STATUS_REPLY] = "STATUS_REPLY",
 };
 
 /* Returns a static name for `s` ("unknown status" for values out of range). */

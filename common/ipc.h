@@ -21,7 +21,7 @@
 #define IPC_WUR __attribute__((warn_unused_result))
 
 /* Bumped on every change to the message set or to a message's fields. */
-#define IPC_VERSION 3
+#define IPC_VERSION 4
 
 /* The largest frame body either side accepts. */
 #define IPC_MAX_FRAME (1024 * 1024)
@@ -48,6 +48,8 @@ enum ipc_type {
 	IPC_ACL_CHECK, /* proxyd -> chaind: may an address act on a topic */
 	IPC_ACL_CHECK_REPLY,
 	IPC_ACL_INVALIDATE, /* chaind -> proxyd, unsolicited: forget answers */
+	IPC_STATUS, /* flytrapctl -> chaind: how is the chain side */
+	IPC_STATUS_REPLY, /* str: a JSON object of figures */
 	IPC_TYPE_MAX
 };
 
@@ -160,6 +162,14 @@ void ipc_server_close(struct ipc_server *srv);
 void ipc_conn_reply(struct ipc_conn *conn, struct ipc_writer *w);
 
 /*
+ * Sends one unsolicited message (a push: begun with ipc_msg_begin() and
+ * id 0) to every live connection, and frees w. A connection that would
+ * exceed IPC_MAX_QUEUED, or whose write fails, is dropped as for a reply
+ * (its on_close runs from the loop). May be called from a handler.
+ */
+void ipc_server_broadcast(struct ipc_server *srv, struct ipc_writer *w);
+
+/*
  * Per-connection user data and a callback run when the peer goes away, so
  * a daemon can drop pending work for that peer.
  */
@@ -217,6 +227,28 @@ enum ipc_status ipc_client_send(struct ipc_client *c, struct ipc_writer *w,
 void ipc_client_cancel(struct ipc_client *c, uint32_t id);
 
 /*
+ * Accepts pushes (messages with id 0) from the server: each is handed to
+ * the handler for its type in `handlers` (a table like the server's,
+ * ending with fn == NULL), called with conn == NULL and `arg`. A push of
+ * a type without a handler, or one whose handler returns false
+ * (malformed), drops the connection like a malformed reply: pending
+ * requests fail with IPC_ERR_DISCONNECTED and the client reconnects.
+ * Without this call every push is unexpected. The table must outlive the
+ * client. A handler may call ipc_client_free().
+ */
+void ipc_client_on_push(
+    struct ipc_client *c, const struct ipc_handler *handlers, void *arg);
+
+/*
+ * Runs fn(arg) each time a connection to the server is established after
+ * this call (not for one already up), from the event loop: a daemon that
+ * caches answers drops them there, since pushes sent while it was
+ * disconnected are lost. fn may call ipc_client_free(). NULL unsets it.
+ */
+void ipc_client_on_connect(
+    struct ipc_client *c, void (*fn)(void *arg), void *arg);
+
+/*
  * More on the client:
  * - ipc_client_send also returns IPC_ERR_TOO_LARGE (body over
  *   IPC_MAX_FRAME), and IPC_ERR_BUSY when 65536 requests are in flight or
@@ -228,7 +260,7 @@ void ipc_client_cancel(struct ipc_client *c, uint32_t id);
  *   then the client reconnects.
  * - ipc_client_free drops pending requests without calling their callbacks;
  *   it may be called from a callback (the client is freed when it returns).
- * - Ids start at 1 and are never 0.
+ * - Ids start at 1 and are never 0: id 0 marks a push from the server.
  * - Bugs are fatal (fatalx): a socket path too long for sun_path, a NULL
  *   callback; likewise a handler table entry out of range or listed twice
  *   in ipc_server_listen.

@@ -732,38 +732,62 @@ ipc_server_close(struct ipc_server *srv)
 	free(srv);
 }
 
+/*
+ * Queues one finished frame on a connection; a connection that does not
+ * keep up, or whose write fails, is failed (closed from the loop).
+ */
+static void
+conn_queue_frame(struct ipc_conn *conn, const char *frame, size_t len)
+{
+	enum ipc_status st;
+
+	if (conn->failed) {
+		log_debug("ipc %s: message to pid %ld dropped: connection "
+			  "closing",
+		    conn->srv->path, (long)conn->pid);
+		return;
+	}
+	st = stream_queue(&conn->s, frame, len);
+	if (st == IPC_ERR_BUSY) {
+		log_warn("ipc %s: pid %ld does not read its messages; "
+			 "disconnecting",
+		    conn->srv->path, (long)conn->pid);
+		conn_fail(conn);
+	} else if (st != IPC_OK) {
+		log_warn("ipc %s: pid %ld: %s", conn->srv->path,
+		    (long)conn->pid, strerror(errno));
+		conn_fail(conn);
+	}
+}
+
 void
 ipc_conn_reply(struct ipc_conn *conn, struct ipc_writer *w)
 {
-	enum ipc_status st;
-	int saved;
-
-	if (conn->failed) {
-		log_debug(
-		    "ipc %s: reply to pid %ld dropped: connection closing",
-		    conn->srv->path, (long)conn->pid);
-		ipc_msg_discard(w);
-		return;
-	}
 	if (ipc_frame_finish(w) != IPC_OK) {
 		log_err("ipc %s: reply of %zu bytes over IPC_MAX_FRAME dropped",
 		    conn->srv->path, w->buf.size - 4);
 		ipc_msg_discard(w);
 		return;
 	}
-	st = stream_queue(&conn->s, w->buf.data, w->buf.size);
-	saved = errno;
+	conn_queue_frame(conn, w->buf.data, w->buf.size);
 	ipc_msg_discard(w);
-	if (st == IPC_ERR_BUSY) {
-		log_warn("ipc %s: pid %ld does not read its replies; "
-			 "disconnecting",
-		    conn->srv->path, (long)conn->pid);
-		conn_fail(conn);
-	} else if (st != IPC_OK) {
-		log_warn("ipc %s: pid %ld: %s", conn->srv->path,
-		    (long)conn->pid, strerror(saved));
-		conn_fail(conn);
+}
+
+void
+ipc_server_broadcast(struct ipc_server *srv, struct ipc_writer *w)
+{
+	struct ipc_conn *conn;
+
+	if (ipc_frame_finish(w) != IPC_OK) {
+		log_err("ipc %s: push of %zu bytes over IPC_MAX_FRAME dropped",
+		    srv->path, w->buf.size - 4);
+		ipc_msg_discard(w);
+		return;
 	}
+	/* conn_fail only defers the close: the list stays as it is. */
+	for (conn = srv->conns; conn != NULL; conn = conn->next)
+		conn_queue_frame(conn, w->buf.data, w->buf.size);
+	ipc_msg_discard(w);
 }
 
 void
@@ -823,6 +847,11 @@ struct ipc_client {
 	struct ipc_pending *tail;
 	struct ipc_pending *slots; /* IPC_PENDING_SLOTS */
 	uint32_t next_id;
+	/* Pushes (id 0) by type, and what runs on each new connection. */
+	ipc_handler_fn *push[IPC_TYPE_MAX];
+	void *push_arg;
+	void (*on_connect)(void *arg);
+	void *on_connect_arg;
 };
 
 static void client_connect(struct ipc_client *c);
@@ -945,6 +974,10 @@ client_retry(struct ipc_client *c, int err)
 	client_schedule_retry(c);
 }
 
+/*
+ * The connection is established. Runs the on_connect callback, after which
+ * the client may have been freed: callers return at once.
+ */
 static void
 client_up(struct ipc_client *c)
 {
@@ -954,6 +987,13 @@ client_up(struct ipc_client *c)
 	c->backoff = IPC_BACKOFF_MIN;
 	ev_io_stop(c->loop, &c->s.wio);
 	ev_io_start(c->loop, &c->s.rio);
+	if (c->on_connect == NULL)
+		return;
+	c->in_callback++;
+	c->on_connect(c->on_connect_arg);
+	c->in_callback--;
+	if (c->freed && c->in_callback == 0)
+		client_destroy(c);
 }
 
 /*
@@ -1006,6 +1046,43 @@ client_defer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	client_down(c, why);
 }
 
+/*
+ * Hands a push (id 0) to its handler. Returns false when the stream must
+ * not be touched again: the client was freed, or the push was unexpected
+ * or malformed and the connection has been dropped.
+ */
+static bool
+client_push(struct ipc_client *c, struct ipc_reader *r)
+{
+	ipc_handler_fn *fn = c->push[r->type];
+	enum ipc_type type = r->type;
+	bool ok;
+
+	if (fn == NULL) {
+		ipc_reader_done(r);
+		log_warn("ipc: unexpected push %s from %s", ipc_type_str(type),
+		    c->name);
+		client_down(c, "unexpected push");
+		return false;
+	}
+	c->in_callback++;
+	ok = fn(NULL, r, c->push_arg);
+	c->in_callback--;
+	ipc_reader_done(r);
+	if (c->freed) {
+		if (c->in_callback == 0)
+			client_destroy(c);
+		return false;
+	}
+	if (!ok) {
+		log_warn("ipc: malformed push %s from %s", ipc_type_str(type),
+		    c->name);
+		client_down(c, "malformed push");
+		return false;
+	}
+	return !c->failed;
+}
+
 static bool
 client_frame(void *owner, const char *body, size_t len)
 {
@@ -1024,6 +1101,8 @@ client_frame(void *owner, const char *body, size_t len)
 					  : "malformed reply");
 		return false;
 	}
+	if (r.id == 0)
+		return client_push(c, &r);
 	if ((p = pending_find(c, r.id)) == NULL) {
 		log_debug("ipc: %s %u from %s matches no pending request "
 			  "(timed out or cancelled); ignored",
@@ -1275,4 +1354,29 @@ ipc_client_cancel(struct ipc_client *c, uint32_t id)
 
 	if (p != NULL)
 		pending_remove(c, p);
+}
+
+void
+ipc_client_on_push(
+    struct ipc_client *c, const struct ipc_handler *handlers, void *arg)
+{
+	const struct ipc_handler *h;
+
+	memset(c->push, 0, sizeof(c->push));
+	for (h = handlers; h != NULL && h->fn != NULL; h++) {
+		if ((int)h->type <= 0 || h->type >= IPC_TYPE_MAX ||
+		    c->push[h->type] != NULL)
+			fatalx("ipc_client_on_push: bad handler table entry "
+			       "for type %d",
+			    (int)h->type);
+		c->push[h->type] = h->fn;
+	}
+	c->push_arg = arg;
+}
+
+void
+ipc_client_on_connect(struct ipc_client *c, void (*fn)(void *arg), void *arg)
+{
+	c->on_connect = fn;
+	c->on_connect_arg = arg;
 }

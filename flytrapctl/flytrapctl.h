@@ -21,6 +21,15 @@ int ctl_keygen(int argc, char **argv);
 int ctl_address(int argc, char **argv);
 int ctl_token(int argc, char **argv);
 int ctl_config(int argc, char **argv);
+int ctl_keystore(int argc, char **argv);
+int ctl_deploy(int argc, char **argv);
+int ctl_topic(int argc, char **argv);
+int ctl_grant(int argc, char **argv);
+int ctl_revoke(int argc, char **argv);
+int ctl_buy(int argc, char **argv);
+int ctl_reporter(int argc, char **argv);
+int ctl_withdraw(int argc, char **argv);
+int ctl_status(int argc, char **argv);
 
 /* Prints "flytrapctl: <message>" on stderr. */
 void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -13,6 +13,15 @@ static const struct ctl_command ctl_commands[] = {
     {"address", ctl_address, "print the address of a key file"},
     {"token", ctl_token, "print the MQTT credentials a key signs"},
     {"config", ctl_config, "check a configuration file, print defaults"},
+    {"keystore", ctl_keystore, "encrypt a key into a JSON keystore file"},
+    {"deploy", ctl_deploy, "deploy a new FlyTrap contract"},
+    {"topic", ctl_topic, "create, show, list and change topic entries"},
+    {"grant", ctl_grant, "give an address a publish/subscribe right"},
+    {"revoke", ctl_revoke, "take a publish/subscribe right away"},
+    {"buy", ctl_buy, "buy a publish/subscribe right at its price"},
+    {"reporter", ctl_reporter, "add or remove a reporter (chaind wallet)"},
+    {"withdraw", ctl_withdraw, "withdraw the payments credited to you"},
+    {"status", ctl_status, "ask chaind how the chain side is doing"},
     {NULL, NULL, NULL},
 };
 

@@ -1,8 +1,9 @@
 /*
  * The CONNECT phase of a session: read the client's CONNECT, have authd
- * verify its token or run the challenge-response exchange, open the broker
- * connection, forward a rewritten CONNECT and pass the broker's CONNACK
- * back. FlyTrap credentials never reach the broker.
+ * verify its token or run the challenge-response exchange, have chaind
+ * judge the Will topic, open the broker connection, forward a rewritten
+ * CONNECT and pass the broker's CONNACK back. FlyTrap credentials never
+ * reach the broker, and neither side may use Topic Aliases.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -167,7 +168,7 @@ connect_on_verdict(void *arg, struct ipc_reader *msg, enum ipc_status st)
 	if (connect_reply_ok(s, st, verdict)) {
 		memcpy(s->address, hex, hex_len);
 		s->address[hex_len] = '\0';
-		connect_broker(s);
+		connect_authorize_will(s);
 	}
 	session_resume(s);
 }
@@ -432,6 +433,40 @@ connect_on_client_packet(
 	connect_on_auth_answer(s, &p);
 }
 
+/* ---- The Will ---------------------------------------------------------- */
+
+void
+connect_authorize_will(struct session *s)
+{
+	struct mqtt_packet p;
+	const struct mqtt_bytes *topic;
+
+	connect_saved(s, &p);
+	if (!p.u.connect.will_flag) {
+		connect_broker(s);
+		return;
+	}
+	/* The client's input is not read now: its batch is free to use. */
+	topic = &p.u.connect.will_topic;
+	switch (acl_decide(
+	    s, &s->client, 0, 1, ACL_PUBLISH, topic->data, topic->len)) {
+	case ACL_DECISION_PENDING:
+		if (s->state != SESSION_ACL_WILL)
+			session_set_state(s, SESSION_ACL_WILL);
+		return;
+	case ACL_DECISION_ALLOW:
+		acl_packet_done(s, &s->client);
+		connect_broker(s);
+		return;
+	case ACL_DECISION_DENY:
+		acl_packet_done(s, &s->client);
+		acl_log_denial(s, ACL_PUBLISH, topic->data, topic->len, "Will");
+		connect_refuse(
+		    s, MQTT_RC_NOT_AUTHORIZED, "no right to publish the Will");
+		return;
+	}
+}
+
 /* ---- The broker side --------------------------------------------------- */
 
 static void
@@ -464,8 +499,9 @@ connect_broker(struct session *s)
 /*
  * Builds the CONNECT the broker gets: FlyTrap credentials and enhanced
  * authentication removed, username the authenticated address (or the
- * configured broker username), password the configured one, and a Maximum
- * Packet Size no larger than proxyd's own.
+ * configured broker username), password the configured one, a Maximum
+ * Packet Size no larger than proxyd's own, and no Topic Alias Maximum, so
+ * that the broker names the topic of every delivery in full.
  */
 static bool
 connect_rewrite(struct session *s, size_t *out_len)
@@ -485,7 +521,8 @@ connect_rewrite(struct session *s, size_t *out_len)
 		mqtt_props_iter_init(&it, &c->props);
 		while (mqtt_props_next(&it, &pr)) {
 			if (pr.id == MQTT_PROP_AUTH_METHOD ||
-			    pr.id == MQTT_PROP_AUTH_DATA)
+			    pr.id == MQTT_PROP_AUTH_DATA ||
+			    pr.id == MQTT_PROP_TOPIC_ALIAS_MAXIMUM)
 				continue;
 			if (pr.id == MQTT_PROP_USER_PROPERTY &&
 			    is_flytrap_property(&pr.str))
@@ -545,6 +582,31 @@ connect_on_broker_writable(struct session *s)
 		session_set_state(s, SESSION_BROKER_CONNACK);
 }
 
+/*
+ * The broker's CONNACK without its Topic Alias Maximum, in px->scratch: a
+ * client must then use no alias [MQTT-3.3.2-8], so every PUBLISH names
+ * the topic proxyd judges. Returns false if it does not encode.
+ */
+static bool
+connect_connack_without_aliases(
+    struct session *s, const struct mqtt_packet *p, size_t *out_len)
+{
+	struct proxyd *px = s->px;
+	struct mqtt_prop_builder b;
+	struct mqtt_prop_iter it;
+	struct mqtt_packet out = *p;
+	struct mqtt_prop pr;
+
+	mqtt_props_builder_init(&b, px->props_scratch, px->max_packet);
+	mqtt_props_iter_init(&it, &p->u.connack.props);
+	while (mqtt_props_next(&it, &pr))
+		if (pr.id != MQTT_PROP_TOPIC_ALIAS_MAXIMUM)
+			mqtt_props_add_prop(&b, &pr);
+	return mqtt_props_builder_finish(&b, &out.u.connack.props) == MQTT_OK &&
+	    mqtt_encode(MQTT_V5, &out, px->scratch, px->scratch_len, out_len) ==
+	    MQTT_OK;
+}
+
 void
 connect_on_broker_connack(struct session *s, const struct mqtt_packet *p,
     const uint8_t *pkt, size_t len)
@@ -559,6 +621,16 @@ connect_on_broker_connack(struct session *s, const struct mqtt_packet *p,
 		connect_refuse(
 		    s, MQTT_RC_SERVER_UNAVAILABLE, "broker protocol error");
 		return;
+	}
+	if (s->version == MQTT_V5 &&
+	    mqtt_props_find(
+		&p->u.connack.props, MQTT_PROP_TOPIC_ALIAS_MAXIMUM, &ka)) {
+		if (!connect_connack_without_aliases(s, p, &len)) {
+			connect_refuse(s, MQTT_RC_UNSPECIFIED,
+			    "cannot re-encode the broker's CONNACK");
+			return;
+		}
+		pkt = s->px->scratch;
 	}
 	if (!session_queue(s, &s->client, pkt, len))
 		return;

@@ -1,6 +1,7 @@
 /*
  * proxyd: the internet-facing MQTT proxy. It accepts clients, has authd
- * verify their credentials, and relays their packets to the broker.
+ * verify their credentials, and relays their packets to the broker as far
+ * as chaind's answers allow.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,8 @@ proxyd_open(struct daemon_ctx *ctx)
 	proxyd.buffer_limit = (size_t)cfg->proxyd.buffer_limit;
 	proxyd.connect_timeout = (double)cfg->proxyd.connect_timeout_ms / 1e3;
 	proxyd.auth_timeout = (double)cfg->proxyd.auth_timeout_ms / 1e3;
+	proxyd.acl_timeout = (double)cfg->proxyd.acl_timeout_ms / 1e3;
+	proxyd.acl_cache_size = (uint32_t)cfg->proxyd.acl_cache_size;
 
 	if (cfg->proxyd.broker_password[0] != '\0' &&
 	    cfg->proxyd.broker_username[0] == '\0' &&
@@ -54,6 +57,8 @@ proxyd_start(struct daemon_ctx *ctx)
 	proxyd.authd = ipc_client_new(ctx->loop, path, "authd");
 	if (proxyd.authd == NULL)
 		fatalx("out of memory");
+	daemon_runtime_path(ctx, "chaind.sock", path, sizeof(path));
+	acl_start(&proxyd, path);
 	listener_start_all(&proxyd);
 	log_info("relaying to the broker at %s", ctx->cfg.proxyd.broker);
 }
@@ -65,6 +70,7 @@ proxyd_stop(struct daemon_ctx *ctx)
 	listener_close_all(&proxyd);
 	session_close_all(&proxyd);
 	ipc_client_free(proxyd.authd);
+	acl_stop(&proxyd);
 	free(proxyd.scratch);
 	free(proxyd.props_scratch);
 }

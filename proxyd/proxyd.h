@@ -1,7 +1,8 @@
 /*
  * proxyd's shared state and the session state machine's interface. A
  * session pairs one client socket with one broker socket; each side has a
- * stream buffer in and out, and one handler per packet type.
+ * stream buffer in and out, and one handler per packet type. What a
+ * session may do is chaind's answer, cached per session (acl.c).
  */
 #ifndef FLYTRAP_PROXYD_H
 #define FLYTRAP_PROXYD_H
@@ -12,6 +13,7 @@
 
 #include <ev.h>
 
+#include "acl.h"
 #include "auth.h"
 #include "buffer.h"
 #include "config.h"
@@ -19,6 +21,8 @@
 #include "mqtt.h"
 #include "token.h"
 
+struct acl_entry;
+struct acl_request;
 struct ipc_client;
 struct listener;
 
@@ -26,17 +30,25 @@ struct proxyd {
 	struct ev_loop *loop;
 	const struct flytrap_config *cfg;
 	struct ipc_client *authd;
+	struct ipc_client *chaind; /* permission answers (acl.c) */
 	struct sockaddr_storage broker_addr;
 	socklen_t broker_addrlen;
 	uint32_t max_packet; /* whole packet, fixed header included */
 	size_t buffer_limit; /* queued bytes that pause the other side */
 	double connect_timeout;
 	double auth_timeout;
+	double acl_timeout; /* seconds chaind has to answer a check */
+	uint32_t acl_cache_size; /* answers each session remembers */
 	size_t sessions;
 	struct session *first; /* every live session, for shutdown */
-	uint8_t *scratch; /* room for one rewritten CONNECT */
+	/*
+	 * Room for one rewritten packet (CONNECT, CONNACK, SUBSCRIBE,
+	 * SUBACK) and for its properties or filter list, used and released
+	 * within one call.
+	 */
+	uint8_t *scratch; /* max_packet + 1024 + broker credentials */
 	size_t scratch_len;
-	uint8_t *props_scratch; /* room for its properties */
+	uint8_t *props_scratch; /* max_packet */
 	struct listener *listeners;
 };
 
@@ -50,10 +62,33 @@ enum session_state {
 	SESSION_AUTH_CHALLENGE, /* authd is issuing a nonce */
 	SESSION_AUTH_WAIT, /* client owes us an AUTH answer */
 	SESSION_AUTH_RESPONSE, /* authd is checking the answer */
+	SESSION_ACL_WILL, /* chaind is judging the Will topic */
 	SESSION_BROKER_CONNECT, /* TCP connect to the broker under way */
 	SESSION_BROKER_CONNACK, /* CONNECT forwarded, awaiting CONNACK */
 	SESSION_RELAY, /* authenticated: packets flow both ways */
 	SESSION_CLOSING, /* flushing what is queued, then closing */
+};
+
+/*
+ * The permission decisions the packet at the head of one side's input
+ * needs while any of them is not known yet (acl.c): that packet stays in
+ * the buffer, the side is not read, and the packet is handled again from
+ * the start once chaind has answered every request in flight.
+ */
+struct acl_batch {
+	uint8_t *marks; /* `count` enum acl_mark; NULL when none is open */
+	uint8_t single; /* the marks' storage when count == 1 */
+	uint32_t count; /* decisions the packet needs; 0: no batch */
+	uint32_t inflight; /* requests to chaind not answered yet */
+};
+
+/* A session's remembered answers: a hash table with CLOCK eviction. */
+struct acl_cache {
+	struct acl_entry **buckets; /* NULL until the first answer */
+	struct acl_entry **slots; /* [0, count) in use, for eviction */
+	uint32_t mask; /* buckets - 1 */
+	uint32_t count;
+	uint32_t hand; /* the CLOCK hand, an index into slots */
 };
 
 /* One side of a session: a socket and its two buffers. */
@@ -64,6 +99,27 @@ struct session_side {
 	struct buf in;
 	struct buf out;
 	bool paused; /* reading stopped for back-pressure */
+	struct acl_batch acl;
+	/*
+	 * Bitmap of the 65536 packet ids of QoS 2 flows from this side that
+	 * proxyd answered itself (denied): their PUBREL gets a PUBCOMP from
+	 * proxyd and goes no further. NULL until first needed.
+	 */
+	uint8_t *answered_ids;
+};
+
+/*
+ * The most SUBSCRIBEs with refused filters awaiting the broker's SUBACK
+ * per session; beyond it the client is not read until one completes.
+ */
+#define RELAY_FILTERED_MAX 16
+
+/* A SUBSCRIBE forwarded without its refused filters. */
+struct relay_filtered {
+	uint16_t packet_id;
+	uint32_t count; /* filters in the client's SUBSCRIBE */
+	uint32_t denied_count;
+	uint8_t *denied; /* count flags, in the client's order */
 };
 
 struct session {
@@ -84,6 +140,17 @@ struct session {
 	char address[ETH_ADDRESS_HEX_SIZE];
 	char peer[64]; /* client IP, for logs and authd */
 	bool dead; /* torn down; freed after this loop iteration */
+	/* Authorisation (acl.c, relay.c). */
+	struct acl_cache acl_cache;
+	struct acl_request *acl_requests; /* in flight to chaind */
+	uint32_t acl_generation; /* bumped when answers are invalidated */
+	ev_tstamp deny_log_window; /* denial logs are rate-limited */
+	uint32_t deny_log_count;
+	uint32_t deny_log_suppressed;
+	struct relay_filtered filtered[RELAY_FILTERED_MAX];
+	uint32_t nfiltered;
+	bool subscribe_blocked; /* a SUBSCRIBE waits for room in filtered */
+	bool client_kick; /* process the client's input again */
 };
 
 /* session.c */
@@ -110,6 +177,60 @@ void session_attach_broker(struct session *s, int fd);
 void session_start_relay(struct session *s, uint16_t keep_alive);
 /* Moves what can move after an asynchronous step (an authd reply). */
 void session_resume(struct session *s);
+/* Closes one side's socket and drops what was queued for it. */
+void session_close_side(struct session *s, struct session_side *side);
+/* True while a side's input is held for a decision or for room. */
+bool session_side_waiting(
+    const struct session *s, const struct session_side *side);
+
+/* relay.c: packets of an authenticated session, authorisation enforced. */
+enum relay_result {
+	RELAY_CONSUMED, /* the packet has been dealt with */
+	RELAY_HOLD, /* keep it at the head of the input: the side waits */
+};
+
+enum relay_result relay_client_packet(struct session *s,
+    const struct mqtt_packet *p, const uint8_t *pkt, size_t len)
+    __attribute__((warn_unused_result));
+enum relay_result relay_broker_packet(struct session *s,
+    const struct mqtt_packet *p, const uint8_t *pkt, size_t len)
+    __attribute__((warn_unused_result));
+/* Frees what relay.c keeps per session. */
+void relay_session_free(struct session *s);
+
+/* acl.c: chaind's answers, the per-session cache, invalidation. */
+enum acl_decision {
+	ACL_DECISION_ALLOW,
+	ACL_DECISION_DENY, /* refused, or chaind failed to answer */
+	ACL_DECISION_PENDING, /* asked chaind: hold the packet */
+};
+
+/* Connects to chaind at `path` and listens for its invalidations. */
+void acl_start(struct proxyd *px, const char *path);
+void acl_stop(struct proxyd *px);
+/*
+ * Decision `index` of the `count` the packet at the head of `side`'s input
+ * needs: may the session's address do `action` on `topic` (a concrete
+ * topic, or a subscription filter without $share prefix)? Answers from
+ * the packet's batch, then the session's cache, else asks chaind and
+ * returns ACL_DECISION_PENDING; the caller then holds the packet (every
+ * decision of it is asked for before returning, up to a bound), and it is
+ * handled again once the answers are in. Failures (chaind down, busy,
+ * timed out, unable to tell) are ACL_DECISION_DENY and are not cached.
+ * A cached answer costs no allocation and no IPC.
+ */
+enum acl_decision acl_decide(struct session *s, struct session_side *side,
+    uint32_t index, uint32_t count, enum acl_action action,
+    const uint8_t *topic, size_t len) __attribute__((warn_unused_result));
+/* The head packet of `side` has been handled: closes its batch. */
+void acl_packet_done(struct session *s, struct session_side *side);
+/* Drops the session's requests in flight (a closing session). */
+void acl_session_cancel(struct session *s);
+/* Frees the session's cache and batches. */
+void acl_session_free(struct session *s);
+/* Logs a refusal at info, rate-limited per session. */
+void acl_log_denial(struct session *s, enum acl_action action,
+    const uint8_t *topic, size_t len, const char *what);
 
 /* connect.c: the CONNECT phase up to the broker's CONNACK. */
 void connect_on_client_packet(
@@ -124,6 +245,12 @@ void connect_on_broker_connack(struct session *s, const struct mqtt_packet *p,
  */
 void connect_refuse(struct session *s, uint8_t reason, const char *why);
 void connect_cancel(struct session *s);
+/*
+ * After authentication: has chaind judge the Will topic (the broker will
+ * publish it for the client), then connects to the broker or refuses.
+ * Run again when chaind answers.
+ */
+void connect_authorize_will(struct session *s);
 
 /* listener.c */
 bool listener_open_all(struct proxyd *px, const char *spec)

@@ -1,7 +1,8 @@
 /*
  * Sessions: the two sockets of one proxied MQTT connection, their buffers,
- * back-pressure, deadlines and teardown, and the relay of packets once the
- * client is authenticated. The CONNECT phase lives in connect.c.
+ * back-pressure, deadlines and teardown, and the loop that hands each
+ * packet on. The CONNECT phase lives in connect.c, the relay of an
+ * authenticated session in relay.c, permission answers in acl.c.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -30,6 +31,7 @@ static const char *const session_state_names[] = {
     [SESSION_AUTH_CHALLENGE] = "auth-challenge",
     [SESSION_AUTH_WAIT] = "auth-wait",
     [SESSION_AUTH_RESPONSE] = "auth-response",
+    [SESSION_ACL_WILL] = "acl-will",
     [SESSION_BROKER_CONNECT] = "broker-connect",
     [SESSION_BROKER_CONNACK] = "broker-connack",
     [SESSION_RELAY] = "relay",
@@ -66,9 +68,34 @@ client_may_read(const struct session *s)
 	}
 }
 
+static bool
+broker_may_read(const struct session *s)
+{
+	return s->state == SESSION_BROKER_CONNACK || s->state == SESSION_RELAY;
+}
+
+bool
+session_side_waiting(const struct session *s, const struct session_side *side)
+{
+	return side->acl.inflight > 0 ||
+	    (side == &s->client && s->subscribe_blocked);
+}
+
+/*
+ * Whether a side's input is handled now: the state allows it, the other
+ * side's queue is under the limit, and no packet of it awaits a decision.
+ */
+static bool
+side_may_process(const struct session *s, const struct session_side *side)
+{
+	return (side == &s->client ? client_may_read(s) : broker_may_read(s)) &&
+	    !side->paused && !session_side_waiting(s, side);
+}
+
 /*
  * Arms exactly the watchers the state and the buffers call for: a side is
- * read only while the other side's queue is under the limit.
+ * read only while the other side's queue is under the limit and while
+ * none of its packets is held.
  */
 static void
 session_update_watchers(struct session *s)
@@ -79,15 +106,13 @@ session_update_watchers(struct session *s)
 	s->client.paused = buf_len(&s->broker.out) >= limit;
 	s->broker.paused = buf_len(&s->client.out) >= limit;
 	if (s->client.fd >= 0) {
-		watcher_set(loop, &s->client.rd,
-		    client_may_read(s) && !s->client.paused);
+		watcher_set(
+		    loop, &s->client.rd, side_may_process(s, &s->client));
 		watcher_set(loop, &s->client.wr, buf_len(&s->client.out) > 0);
 	}
 	if (s->broker.fd >= 0) {
-		watcher_set(loop, &s->broker.rd,
-		    (s->state == SESSION_BROKER_CONNACK ||
-			s->state == SESSION_RELAY) &&
-			!s->broker.paused);
+		watcher_set(
+		    loop, &s->broker.rd, side_may_process(s, &s->broker));
 		watcher_set(loop, &s->broker.wr,
 		    s->state == SESSION_BROKER_CONNECT ||
 			buf_len(&s->broker.out) > 0);
@@ -105,8 +130,8 @@ session_set_state(struct session *s, enum session_state st)
 
 /* ---- Teardown ---------------------------------------------------------- */
 
-static void
-side_close(struct session *s, struct session_side *side)
+void
+session_close_side(struct session *s, struct session_side *side)
 {
 	if (side->fd < 0)
 		return;
@@ -132,6 +157,8 @@ session_reap(struct ev_loop *loop, ev_check *w, int revents)
 		buf_free(&s->client.out);
 		buf_free(&s->broker.in);
 		buf_free(&s->broker.out);
+		acl_session_free(s);
+		relay_session_free(s);
 		free(s->connect_pkt);
 		free(s);
 	}
@@ -146,8 +173,9 @@ session_abort(struct session *s, const char *why)
 		return;
 	log_debug("session %s closed: %s", s->peer, why);
 	connect_cancel(s);
-	side_close(s, &s->client);
-	side_close(s, &s->broker);
+	acl_session_cancel(s);
+	session_close_side(s, &s->client);
+	session_close_side(s, &s->broker);
 	ev_timer_stop(px->loop, &s->timer);
 	s->state = SESSION_CLOSING;
 	s->dead = true;
@@ -179,6 +207,7 @@ session_finish(struct session *s, const char *why)
 		return;
 	log_debug("session %s finishing: %s", s->peer, why);
 	connect_cancel(s);
+	acl_session_cancel(s);
 	ev_timer_stop(s->px->loop, &s->timer);
 	ev_timer_set(&s->timer, SESSION_LINGER, 0.);
 	ev_timer_start(s->px->loop, &s->timer);
@@ -212,7 +241,7 @@ session_disconnect(struct session *s, uint8_t reason, const char *why)
 			return;
 	}
 	/* The broker must not see a clean DISCONNECT: the Will applies. */
-	side_close(s, &s->broker);
+	session_close_side(s, &s->broker);
 	session_finish(s, why);
 }
 
@@ -254,83 +283,20 @@ session_flush(struct session *s, struct session_side *side)
 	if (r == BUF_IO_ERROR) {
 		log_debug("session %s: write to %s: %s", s->peer,
 		    side == &s->client ? "client" : "broker", strerror(errno));
-		side_close(s, side);
+		session_close_side(s, side);
 		if (s->state != SESSION_CLOSING)
 			session_finish(s, "write failed");
 	}
 }
 
-/* ---- Relay ------------------------------------------------------------- */
-
-/*
- * Handles one packet from the authenticated client. Packets are forwarded
- * as the client sent them: they were decoded, so they are well-formed.
- */
-static void
-relay_client_packet(struct session *s, const struct mqtt_packet *p,
-    const uint8_t *pkt, size_t len)
-{
-	switch (p->type) {
-	case MQTT_PUBLISH:
-	case MQTT_PUBACK:
-	case MQTT_PUBREC:
-	case MQTT_PUBREL:
-	case MQTT_PUBCOMP:
-	case MQTT_SUBSCRIBE:
-	case MQTT_UNSUBSCRIBE:
-	case MQTT_PINGREQ:
-		session_queue(s, &s->broker, pkt, len);
-		return;
-	case MQTT_DISCONNECT:
-		if (session_queue(s, &s->broker, pkt, len))
-			session_finish(s, "client sent DISCONNECT");
-		return;
-	case MQTT_AUTH:
-		/* Enhanced authentication ends at proxyd: no re-auth. */
-		session_disconnect(s, MQTT_RC_PROTOCOL_ERROR,
-		    "re-authentication is not supported");
-		return;
-	default:
-		session_disconnect(s, MQTT_RC_PROTOCOL_ERROR,
-		    "client sent a server-to-client packet");
-		return;
-	}
-}
-
-static void
-relay_broker_packet(struct session *s, const struct mqtt_packet *p,
-    const uint8_t *pkt, size_t len)
-{
-	switch (p->type) {
-	case MQTT_PUBLISH:
-	case MQTT_PUBACK:
-	case MQTT_PUBREC:
-	case MQTT_PUBREL:
-	case MQTT_PUBCOMP:
-	case MQTT_SUBACK:
-	case MQTT_UNSUBACK:
-	case MQTT_PINGRESP:
-		session_queue(s, &s->client, pkt, len);
-		return;
-	case MQTT_DISCONNECT:
-		if (session_queue(s, &s->client, pkt, len)) {
-			side_close(s, &s->broker);
-			session_finish(s, "broker sent DISCONNECT");
-		}
-		return;
-	default:
-		log_warn("session %s: broker sent %s after CONNACK", s->peer,
-		    mqtt_packet_name(p->type));
-		session_disconnect(
-		    s, MQTT_RC_UNSPECIFIED, "broker protocol error");
-		return;
-	}
-}
+/* ---- Input ------------------------------------------------------------ */
 
 /*
  * Reads every complete packet queued from one side and hands it on, until
- * the input runs out, the other side's queue is full, or the state stops
- * this side being read.
+ * the input runs out, the other side's queue is full, the state stops
+ * this side being read, or a packet is held (awaiting chaind's answer, or
+ * room for a filtered SUBSCRIBE): it then stays at the head of the input
+ * and is handled again, from the start, when the side may go on.
  */
 static void
 session_process(struct session *s, struct session_side *side)
@@ -338,14 +304,12 @@ session_process(struct session *s, struct session_side *side)
 	struct mqtt_fixed_header hdr;
 	struct mqtt_packet p;
 	enum mqtt_result r;
+	enum relay_result rr;
 	bool from_client = side == &s->client;
 	size_t len;
 
 	while (buf_len(&side->in) > 0 && !session_dead(s)) {
-		if (from_client ? !client_may_read(s) || s->client.paused
-				: (s->state != SESSION_BROKER_CONNACK &&
-				      s->state != SESSION_RELAY) ||
-			    s->broker.paused)
+		if (!side_may_process(s, side))
 			return;
 		r = mqtt_frame(buf_head(&side->in), buf_len(&side->in),
 		    s->px->max_packet, &hdr);
@@ -382,18 +346,30 @@ session_process(struct session *s, struct session_side *side)
 			}
 			return;
 		}
+		rr = RELAY_CONSUMED;
 		if (from_client) {
 			s->last_client_packet = ev_now(s->px->loop);
-			relay_client_packet(s, &p, buf_head(&side->in), len);
+			rr = relay_client_packet(
+			    s, &p, buf_head(&side->in), len);
 		} else if (s->state == SESSION_BROKER_CONNACK) {
 			connect_on_broker_connack(
 			    s, &p, buf_head(&side->in), len);
 		} else {
-			relay_broker_packet(s, &p, buf_head(&side->in), len);
+			rr = relay_broker_packet(
+			    s, &p, buf_head(&side->in), len);
 		}
 		if (session_dead(s))
 			return;
+		if (rr == RELAY_HOLD) {
+			/* Something must wake the side, or it would hang. */
+			if (!session_side_waiting(s, side))
+				fatalx("session %s: packet held with nothing "
+				       "to wait for",
+				    s->peer);
+			return;
+		}
 		buf_consume(&side->in, len);
+		acl_packet_done(s, side);
 		s->client.paused =
 		    buf_len(&s->broker.out) >= s->px->buffer_limit;
 		s->broker.paused =
@@ -409,14 +385,17 @@ session_pump(struct session *s)
 
 	/*
 	 * A state change (the broker's CONNACK) can make bytes already read
-	 * from the other side processable: go round until nothing changes.
+	 * from the other side processable, and so can a SUBACK that makes
+	 * room for the SUBSCRIBE the client is held on: go round until
+	 * nothing changes.
 	 */
 	do {
 		before = s->state;
+		s->client_kick = false;
 		session_process(s, &s->client);
 		if (!session_dead(s))
 			session_process(s, &s->broker);
-	} while (!session_dead(s) && s->state != before);
+	} while (!session_dead(s) && (s->state != before || s->client_kick));
 	if (!session_dead(s))
 		session_flush(s, &s->client);
 	if (!session_dead(s))
@@ -441,7 +420,7 @@ session_read_side(struct session *s, struct session_side *side)
 	case BUF_IO_FULL:
 		break;
 	case BUF_IO_EOF:
-		side_close(s, side);
+		session_close_side(s, side);
 		if (from_client)
 			session_finish(s, "client closed the connection");
 		else
@@ -454,7 +433,7 @@ session_read_side(struct session *s, struct session_side *side)
 	case BUF_IO_ERROR:
 		log_debug("session %s: read from %s: %s", s->peer,
 		    from_client ? "client" : "broker", strerror(errno));
-		side_close(s, side);
+		session_close_side(s, side);
 		session_finish(s, "read failed");
 		return;
 	case BUF_IO_NOMEM:
@@ -502,6 +481,9 @@ session_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		session_abort(s, "linger time over");
 		return;
 	case SESSION_RELAY:
+		/* A packet held for a decision did arrive: the client lives. */
+		if (session_side_waiting(s, &s->client))
+			s->last_client_packet = ev_now(loop);
 		/* [MQTT-3.1.2-22]: one and a half keep-alive periods. */
 		deadline = s->last_client_packet + 1.5 * s->keep_alive;
 		if (ev_now(loop) < deadline) {

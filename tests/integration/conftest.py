@@ -343,6 +343,7 @@ class FlyTrap:
         self.clients = []
         self.conns = []
         self.fakes = []
+        self.chaind = None
         self._keys = 0
 
     # ---- broker -------------------------------------------------------
@@ -429,10 +430,21 @@ class FlyTrap:
         return self.proxyd
 
     def start(self, broker=True, broker_lines=(), allow_anonymous=True,
-              **config):
-        """Broker (unless False), config, authd, proxyd; ready to use."""
+              chaind=True, **config):
+        """Broker (unless False), config, authd, proxyd; ready to use.
+
+        These tests are about authentication and relaying, so chaind is
+        simulated and allows everything (chaind=False: no chaind at all,
+        so proxyd denies, failing closed). Authorisation against the real
+        contract, chaind and node is tested in test_30_chain_e2e.py.
+        """
         if broker:
             self.broker_start(broker_lines, allow_anonymous)
+        if chaind:
+            import fakechaind
+            self.chaind = fakechaind.FakeChaind(
+                self.runtime_dir, default=fakechaind.ALLOW).start()
+            self.fakes.append(self.chaind)
         self.write_config(**config)
         self.authd_start()
         self.proxyd_start()

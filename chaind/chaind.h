@@ -1,0 +1,99 @@
+/*
+ * chaind's shared state and the interfaces between its parts: the ACL
+ * evaluator (acl.c), the event follower (follower.c), the contract calls
+ * (contract.c) and the status socket (status.c).
+ */
+#ifndef FLYTRAP_CHAIND_H
+#define FLYTRAP_CHAIND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "config.h"
+#include "eth.h"
+#include "store.h"
+
+struct ipc_server;
+struct ipc_conn;
+struct ipc_reader;
+struct rpc_client;
+
+/* One topic entry of the contract, as a name or MQTT filter. */
+struct chaind_entry {
+	char *name;
+	size_t len;
+};
+
+struct chaind {
+	struct ev_loop *loop;
+	const struct flytrap_config *cfg;
+	struct store *store;
+	struct rpc_client *rpc;
+	struct ipc_server *acl_server; /* proxyd instances */
+	struct ipc_server *status_server; /* flytrapctl status */
+	char contract[ETH_ADDRESS_HEX_SIZE];
+
+	/* Chain state. */
+	uint64_t chain_id;
+	uint64_t head; /* latest block the node reported */
+	uint64_t synced; /* last block whose events are stored */
+	ev_tstamp head_seen; /* when head last advanced */
+	bool node_ok; /* the last call to the node worked */
+	uint64_t epoch; /* bumped on every invalidation */
+
+	/* Wallet (optional). */
+	bool has_wallet;
+	uint8_t wallet_key[ETH_KEY_LEN];
+	char wallet_address[ETH_ADDRESS_HEX_SIZE];
+	char wallet_balance[80]; /* wei, decimal or 0x-hex as the node said */
+	uint64_t pending_tx;
+
+	/* Topic entries in creation order. */
+	struct chaind_entry *entries;
+	size_t n_entries;
+	size_t cap_entries;
+
+	/* Counters for the status socket. */
+	uint64_t acl_checks;
+	uint64_t cache_hits;
+	uint64_t cache_misses;
+	uint64_t rpc_errors;
+	uint64_t events_seen;
+};
+
+/* acl.c */
+void acl_open(struct chaind *cd, const char *path);
+void acl_close(struct chaind *cd);
+/* Tells every proxyd to forget answers about address ("" = everyone). */
+void acl_push_invalidate(struct chaind *cd, const char *address);
+
+/* follower.c */
+void follower_start(struct chaind *cd);
+void follower_stop(struct chaind *cd);
+
+/* entries (in acl.c): the in-memory list of topic entries. */
+bool chaind_entry_add(struct chaind *cd, const char *name, size_t len);
+void chaind_entries_free(struct chaind *cd);
+
+/* status.c */
+void status_open(struct chaind *cd, const char *path);
+void status_close(struct chaind *cd);
+
+/* contract.c: reads of the FlyTrap contract through the node. */
+typedef void contract_access_fn(
+    void *arg, bool ok, const struct store_access *answer);
+/*
+ * Calls access(name, address) with eth_call at the latest block. The
+ * callback runs later, never from inside this call; ok is false when the
+ * node could not answer or answered nonsense. Returns a call id for
+ * contract_cancel(), or 0 when the call could not even start (then the
+ * callback does not run).
+ */
+uint64_t contract_call_access(struct chaind *cd, const char *name,
+    const char *address, contract_access_fn *cb, void *arg);
+void contract_cancel(struct chaind *cd, uint64_t call_id);
+
+#endif

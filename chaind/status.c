@@ -1,0 +1,82 @@
+/*
+ * chaind's status socket: answers IPC_STATUS with a JSON object of what an
+ * operator asks first (`flytrapctl status`): which node and contract, how
+ * far behind the chain head, the wallet, and the cache's figures.
+ */
+#include <stdlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "chaind.h"
+#include "ipc.h"
+#include "log.h"
+#include "rpc.h"
+
+static bool
+status_on_request(struct ipc_conn *conn, struct ipc_reader *msg, void *arg)
+{
+	struct chaind *cd = arg;
+	struct ipc_writer w;
+	json_t *o;
+	char *text;
+	uint64_t lookups = cd->cache_hits + cd->cache_misses;
+
+	if (ipc_get_end(msg) != IPC_OK)
+		return false;
+	o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:f, s:I, s:I, "
+		      "s:I, s:I, s:f, s:I, s:I}",
+	    "node", cd->cfg->chaind.rpc_url, "contract", cd->contract,
+	    "chain_id", (json_int_t)cd->chain_id, "head_block",
+	    (json_int_t)cd->head, "synced_block", (json_int_t)cd->synced,
+	    "sync_lag_blocks",
+	    (json_int_t)(cd->head > cd->synced ? cd->head - cd->synced : 0),
+	    "node_reachable", cd->node_ok, "seconds_since_new_block",
+	    cd->head_seen > 0 ? ev_now(cd->loop) - cd->head_seen : -1.0,
+	    "events", (json_int_t)store_event_count(cd->store), "topics",
+	    (json_int_t)cd->n_entries, "cache_entries",
+	    (json_int_t)store_access_count(cd->store), "acl_checks",
+	    (json_int_t)cd->acl_checks, "cache_hit_rate",
+	    lookups ? (double)cd->cache_hits / (double)lookups : 0.0,
+	    "rpc_errors", (json_int_t)cd->rpc_errors, "pending_transactions",
+	    (json_int_t)cd->pending_tx);
+	if (o == NULL)
+		fatalx("out of memory");
+	json_object_set_new(o, "wallet",
+	    cd->has_wallet ? json_string(cd->wallet_address) : json_null());
+	json_object_set_new(o, "wallet_balance_wei",
+	    cd->has_wallet && cd->wallet_balance[0]
+		? json_string(cd->wallet_balance)
+		: json_null());
+	if ((text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		fatalx("out of memory");
+	ipc_msg_begin(&w, IPC_STATUS_REPLY, msg->id);
+	ipc_put_str(&w, text, strlen(text));
+	ipc_conn_reply(conn, &w);
+	free(text);
+	json_decref(o);
+	return true;
+}
+
+static const struct ipc_handler status_handlers[] = {
+    {IPC_STATUS, status_on_request},
+    {0, NULL},
+};
+
+void
+status_open(struct chaind *cd, const char *path)
+{
+	/* Read-only figures: any local user in the group may ask. */
+	cd->status_server =
+	    ipc_server_listen(cd->loop, path, 0660, status_handlers, cd);
+	if (cd->status_server == NULL)
+		fatal("listen on %s", path);
+}
+
+void
+status_close(struct chaind *cd)
+{
+	ipc_server_close(cd->status_server);
+	cd->status_server = NULL;
+}

@@ -1,0 +1,447 @@
+/*
+ * chaind's sqlite database (see store.h). Statements are prepared once;
+ * every query is a primary-key or index lookup, so none of them holds the
+ * event loop for long. 64-bit unsigned values are stored bit for bit in
+ * sqlite's signed INTEGER.
+ */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+
+enum store_stmt {
+	Q_META_GET,
+	Q_META_SET,
+	Q_EVENT_ADD,
+	Q_EVENTS_DROP,
+	Q_EVENT_COUNT,
+	Q_TOPIC_ADD,
+	Q_TOPICS_DROP,
+	Q_TOPICS_EACH,
+	Q_ACCESS_GET,
+	Q_ACCESS_PUT,
+	Q_ACCESS_FORGET,
+	Q_ACCESS_FORGET_NAME,
+	Q_ACCESS_FORGET_ALL,
+	Q_ACCESS_COUNT,
+	Q_BLOCK_PUT,
+	Q_BLOCK_GET,
+	Q_BLOCKS_TRIM,
+	Q_BEGIN,
+	Q_COMMIT,
+	Q_ROLLBACK,
+	Q_COUNT
+};
+
+static const char *const store_sql[Q_COUNT] = {
+    [Q_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [Q_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
+		   "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [Q_EVENT_ADD] = "INSERT OR REPLACE INTO events(block, log_index, "
+		    "tx_hash, time, action, source, target, name, reason) "
+		    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [Q_EVENTS_DROP] = "DELETE FROM events WHERE block >= ?1",
+    [Q_EVENT_COUNT] = "SELECT count(*) FROM events",
+    [Q_TOPIC_ADD] = "INSERT OR IGNORE INTO topics(name, block) "
+		    "VALUES(?1, ?2)",
+    [Q_TOPICS_DROP] = "DELETE FROM topics WHERE block >= ?1",
+    [Q_TOPICS_EACH] = "SELECT name FROM topics ORDER BY rowid",
+    [Q_ACCESS_GET] = "SELECT present, pub_expiry, sub_expiry, sensitive, "
+		     "countries, block FROM access "
+		     "WHERE name = ?1 AND address = ?2",
+    [Q_ACCESS_PUT] = "INSERT OR REPLACE INTO access(name, address, "
+		     "present, pub_expiry, sub_expiry, sensitive, "
+		     "countries, block) "
+		     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [Q_ACCESS_FORGET] = "DELETE FROM access WHERE name = ?1 AND "
+			"address = ?2",
+    [Q_ACCESS_FORGET_NAME] = "DELETE FROM access WHERE name = ?1",
+    [Q_ACCESS_FORGET_ALL] = "DELETE FROM access",
+    [Q_ACCESS_COUNT] = "SELECT count(*) FROM access",
+    [Q_BLOCK_PUT] = "INSERT OR REPLACE INTO blocks(number, hash) "
+		    "VALUES(?1, ?2)",
+    [Q_BLOCK_GET] = "SELECT hash FROM blocks WHERE number = ?1",
+    [Q_BLOCKS_TRIM] = "DELETE FROM blocks WHERE number >= ?1 OR "
+		      "number < ?2",
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_COMMIT] = "COMMIT",
+    [Q_ROLLBACK] = "ROLLBACK",
+};
+
+static const char store_schema[] =
+    "PRAGMA journal_mode = WAL;"
+    "PRAGMA synchronous = NORMAL;"
+    "CREATE TABLE IF NOT EXISTS meta("
+    "  key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS events("
+    "  block INTEGER NOT NULL, log_index INTEGER NOT NULL,"
+    "  tx_hash TEXT NOT NULL, time INTEGER NOT NULL,"
+    "  action INTEGER NOT NULL, source TEXT NOT NULL,"
+    "  target TEXT NOT NULL, name TEXT NOT NULL, reason TEXT NOT NULL,"
+    "  PRIMARY KEY(block, log_index));"
+    "CREATE INDEX IF NOT EXISTS events_time ON events(time);"
+    "CREATE INDEX IF NOT EXISTS events_name ON events(name, time);"
+    "CREATE INDEX IF NOT EXISTS events_target ON events(target, time);"
+    "CREATE INDEX IF NOT EXISTS events_source ON events(source, time);"
+    "CREATE INDEX IF NOT EXISTS events_action ON events(action, time);"
+    "CREATE TABLE IF NOT EXISTS topics("
+    "  name TEXT PRIMARY KEY, block INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS access("
+    "  name TEXT NOT NULL, address TEXT NOT NULL,"
+    "  present INTEGER NOT NULL, pub_expiry INTEGER NOT NULL,"
+    "  sub_expiry INTEGER NOT NULL, sensitive INTEGER NOT NULL,"
+    "  countries TEXT NOT NULL, block INTEGER NOT NULL,"
+    "  PRIMARY KEY(name, address));"
+    "CREATE TABLE IF NOT EXISTS blocks("
+    "  number INTEGER PRIMARY KEY, hash TEXT NOT NULL);";
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[Q_COUNT];
+};
+
+/* Resets a statement for reuse and clears its bindings. */
+static sqlite3_stmt *
+store_prepare(struct store *st, enum store_stmt q)
+{
+	sqlite3_stmt *s = st->stmt[q];
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return s;
+}
+
+/* Runs a statement that returns no rows. */
+static enum store_status
+store_exec(struct store *st, sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		log_err("sqlite: %s", sqlite3_errmsg(st->db));
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
+static void
+bind_u64(sqlite3_stmt *s, int i, uint64_t v)
+{
+	sqlite3_bind_int64(s, i, (sqlite3_int64)v);
+}
+
+static void
+bind_text(sqlite3_stmt *s, int i, const char *text, size_t len)
+{
+	sqlite3_bind_text(s, i, text, (int)len, SQLITE_TRANSIENT);
+}
+
+static uint64_t
+column_u64(sqlite3_stmt *s, int i)
+{
+	return (uint64_t)sqlite3_column_int64(s, i);
+}
+
+static uint64_t
+store_count(struct store *st, enum store_stmt q)
+{
+	sqlite3_stmt *s = store_prepare(st, q);
+	uint64_t n = 0;
+
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = column_u64(s, 0);
+	sqlite3_reset(s);
+	return n;
+}
+
+struct store *
+store_open(const char *path, char *err, size_t errlen)
+{
+	struct store *st;
+	char *msg = NULL;
+	int q;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (sqlite3_open_v2(path, &st->db,
+		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+		    SQLITE_OPEN_NOMUTEX,
+		NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path,
+		    st->db ? sqlite3_errmsg(st->db) : "cannot open");
+		store_close(st);
+		return NULL;
+	}
+	/* A busy database must not hold the loop for long. */
+	sqlite3_busy_timeout(st->db, 100);
+	if (sqlite3_exec(st->db, store_schema, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, msg ? msg : "schema");
+		sqlite3_free(msg);
+		store_close(st);
+		return NULL;
+	}
+	for (q = 0; q < Q_COUNT; q++) {
+		if (sqlite3_prepare_v3(st->db, store_sql[q], -1,
+			SQLITE_PREPARE_PERSISTENT, &st->stmt[q],
+			NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "%s: %s", path,
+			    sqlite3_errmsg(st->db));
+			store_close(st);
+			return NULL;
+		}
+	}
+	return st;
+}
+
+void
+store_close(struct store *st)
+{
+	int q;
+
+	if (st == NULL)
+		return;
+	for (q = 0; q < Q_COUNT; q++)
+		sqlite3_finalize(st->stmt[q]);
+	sqlite3_close(st->db);
+	free(st);
+}
+
+enum store_status
+store_meta_get(struct store *st, const char *key, uint64_t *value)
+{
+	sqlite3_stmt *s = store_prepare(st, Q_META_GET);
+	enum store_status r = STORE_MISSING;
+	int rc;
+
+	bind_text(s, 1, key, strlen(key));
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		*value = column_u64(s, 0);
+		r = STORE_OK;
+	} else if (rc != SQLITE_DONE) {
+		log_err("sqlite: %s", sqlite3_errmsg(st->db));
+		r = STORE_ERROR;
+	}
+	sqlite3_reset(s);
+	return r;
+}
+
+enum store_status
+store_meta_set(struct store *st, const char *key, uint64_t value)
+{
+	sqlite3_stmt *s = store_prepare(st, Q_META_SET);
+
+	bind_text(s, 1, key, strlen(key));
+	bind_u64(s, 2, value);
+	return store_exec(st, s);
+}
+
+enum store_status
+store_begin(struct store *st)
+{
+	return store_exec(st, store_prepare(st, Q_BEGIN));
+}
+
+enum store_status
+store_commit(struct store *st)
+{
+	return store_exec(st, store_prepare(st, Q_COMMIT));
+}
+
+void
+store_rollback(struct store *st)
+{
+	(void)store_exec(st, store_prepare(st, Q_ROLLBACK));
+}
+
+enum store_status
+store_event_add(struct store *st, const struct store_event *ev)
+{
+	sqlite3_stmt *s = store_prepare(st, Q_EVENT_ADD);
+
+	bind_u64(s, 1, ev->block);
+	bind_u64(s, 2, ev->log_index);
+	bind_text(s, 3, ev->tx_hash, strlen(ev->tx_hash));
+	bind_u64(s, 4, ev->time);
+	bind_u64(s, 5, ev->action);
+	bind_text(s, 6, ev->source, strlen(ev->source));
+	bind_text(s, 7, ev->target, strlen(ev->target));
+	bind_text(s, 8, ev->name, ev->name_len);
+	bind_text(s, 9, ev->reason, ev->reason_len);
+	return store_exec(st, s);
+}
+
+enum store_status
+store_events_drop_from(struct store *st, uint64_t from)
+{
+	sqlite3_stmt *s = store_prepare(st, Q_EVENTS_DROP);
+
+	bind_u64(s, 1, from);
+	return store_exec(st, s);
+}
+
+uint64_t
+store_event_count(struct store *st)
+{
+	return store_count(st, Q_EVENT_COUNT);
+}
+
+enum store_status
+store_topic_add(struct store *st, const char *name, size_t len, uint64_t block)
+{
+	sqlite3_stmt *s = store_prepare(st, Q_TOPIC_ADD);
+
+	bind_text(s, 1, name, len);
+	bind_u64(s, 2, block);
+	return store_exec(st, s);
+}
+
+enum store_status
+store_topics_drop_from(struct store *st, uint64_t from)
+{
+	sqlite3_stmt *s = store_prepare(st, Q_TOPICS_DROP);
+
+	bind_u64(s, 1, from);
+	return store_exec(st, s);
+}
+
+enum store_status
+store_topics_each(struct store *st,
+    bool (*fn)(void *arg, const char *name, size_t len), void *arg)
+{
+	sqlite3_stmt *s = store_prepare(st, Q_TOPICS_EACH);
+	enum store_status r = STORE_OK;
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (!fn(arg, (const char *)sqlite3_column_text(s, 0),
+			(size_t)sqlite3_column_bytes(s, 0)))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		log_err("sqlite: %s", sqlite3_errmsg(st->db));
+		r = STORE_ERROR;
+	}
+	sqlite3_reset(s);
+	return r;
+}
+
+enum store_status
+store_access_get(struct store *st, const char *name, const char *address,
+    struct store_access *out)
+{
+	sqlite3_stmt *s = store_prepare(st, Q_ACCESS_GET);
+	enum store_status r = STORE_MISSING;
+	int rc;
+
+	bind_text(s, 1, name, strlen(name));
+	bind_text(s, 2, address, strlen(address));
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		out->exists = sqlite3_column_int(s, 0) != 0;
+		out->pub_expiry = column_u64(s, 1);
+		out->sub_expiry = column_u64(s, 2);
+		out->sensitive = sqlite3_column_int(s, 3) != 0;
+		snprintf(out->countries, sizeof(out->countries), "%s",
+		    (const char *)sqlite3_column_text(s, 4));
+		out->block = column_u64(s, 5);
+		r = STORE_OK;
+	} else if (rc != SQLITE_DONE) {
+		log_err("sqlite: %s", sqlite3_errmsg(st->db));
+		r = STORE_ERROR;
+	}
+	sqlite3_reset(s);
+	return r;
+}
+
+enum store_status
+store_access_put(struct store *st, const char *name, const char *address,
+    const struct store_access *a)
+{
+	sqlite3_stmt *s = store_prepare(st, Q_ACCESS_PUT);
+
+	bind_text(s, 1, name, strlen(name));
+	bind_text(s, 2, address, strlen(address));
+	sqlite3_bind_int(s, 3, a->exists);
+	bind_u64(s, 4, a->pub_expiry);
+	bind_u64(s, 5, a->sub_expiry);
+	sqlite3_bind_int(s, 6, a->sensitive);
+	bind_text(s, 7, a->countries, strlen(a->countries));
+	bind_u64(s, 8, a->block);
+	return store_exec(st, s);
+}
+
+enum store_status
+store_access_forget(
+    struct store *st, const char *name, const char *address_or_null)
+{
+	sqlite3_stmt *s;
+
+	if (address_or_null == NULL) {
+		s = store_prepare(st, Q_ACCESS_FORGET_NAME);
+		bind_text(s, 1, name, strlen(name));
+	} else {
+		s = store_prepare(st, Q_ACCESS_FORGET);
+		bind_text(s, 1, name, strlen(name));
+		bind_text(s, 2, address_or_null, strlen(address_or_null));
+	}
+	return store_exec(st, s);
+}
+
+enum store_status
+store_access_forget_all(struct store *st)
+{
+	return store_exec(st, store_prepare(st, Q_ACCESS_FORGET_ALL));
+}
+
+uint64_t
+store_access_count(struct store *st)
+{
+	return store_count(st, Q_ACCESS_COUNT);
+}
+
+enum store_status
+store_block_put(struct store *st, uint64_t number, const char *hash)
+{
+	sqlite3_stmt *s = store_prepare(st, Q_BLOCK_PUT);
+
+	bind_u64(s, 1, number);
+	bind_text(s, 2, hash, strlen(hash));
+	return store_exec(st, s);
+}
+
+enum store_status
+store_block_get(struct store *st, uint64_t number, char hash[67])
+{
+	sqlite3_stmt *s = store_prepare(st, Q_BLOCK_GET);
+	enum store_status r = STORE_MISSING;
+	int rc;
+
+	bind_u64(s, 1, number);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		snprintf(
+		    hash, 67, "%s", (const char *)sqlite3_column_text(s, 0));
+		r = STORE_OK;
+	} else if (rc != SQLITE_DONE) {
+		log_err("sqlite: %s", sqlite3_errmsg(st->db));
+		r = STORE_ERROR;
+	}
+	sqlite3_reset(s);
+	return r;
+}
+
+enum store_status
+store_blocks_trim(struct store *st, uint64_t from, uint64_t keep_from)
+{
+	sqlite3_stmt *s = store_prepare(st, Q_BLOCKS_TRIM);
+
+	bind_u64(s, 1, from);
+	bind_u64(s, 2, keep_from);
+	return store_exec(st, s);
+}
