@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: starts the FlyTrap demo stack in the foreground on loopback
-# (a real Mosquitto broker, authd and proxyd), writes what it set up to a
-# shell-sourceable file, and stops everything on Ctrl-C or SIGTERM.
+# (a local Ethereum node with the FlyTrap contract, a real Mosquitto broker,
+# authd, chaind and proxyd), writes what it set up to a shell-sourceable
+# file, and stops everything on Ctrl-C or SIGTERM.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,7 +10,8 @@ build=${FLYTRAP_BUILD:-build}
 case $build in /*) ;; *) build=$root/$build ;; esac
 bin=$build/bin
 demo=${FLYTRAP_DEMO_DIR:-$root/.run/demo}
-realm=${FLYTRAP_DEMO_REALM:-flytrap-demo}
+anvil=$root/node_modules/.bin/anvil
+topic=${FLYTRAP_DEMO_TOPIC:-demo/#}
 
 free_port() {
 	/usr/bin/python3 -c 'import socket
@@ -61,10 +63,46 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 0' INT TERM
 
+rpc_call() { # method, params (JSON)
+	curl -sf -H 'Content-Type: application/json' --data \
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$1\",\"params\":$2}" \
+	    "$rpc" >/dev/null
+}
+
+# Each run starts from a clean chain, so the demo state is fresh too.
+rm -rf "$demo"
 mkdir -p "$demo/run"
 chmod 700 "$demo"
 broker_port=$(free_port)
 proxy_port=$(free_port)
+node_port=$(free_port)
+rpc=http://127.0.0.1:$node_port
+
+"$anvil" --host 127.0.0.1 --port "$node_port" --silent \
+    >"$demo/anvil.log" 2>&1 &
+pids+=($!)
+wait_for_port "$node_port" anvil "$!"
+
+# The topic owner's key and the device key: made here, funded on the
+# local chain (no key is shipped with the project).
+owner_key=$demo/owner.key
+key=$demo/demo.key
+"$bin/flytrapctl" keygen --out "$owner_key" >/dev/null
+"$bin/flytrapctl" keygen --out "$key" >/dev/null
+owner=$("$bin/flytrapctl" address --key "$owner_key")
+address=$("$bin/flytrapctl" address --key "$key")
+rpc_call anvil_setBalance "[\"$owner\",\"0x3635C9ADC5DEA00000\"]"
+
+export FLYTRAP_RPC=$rpc FLYTRAP_KEY=$owner_key
+contract=$("$bin/flytrapctl" deploy --json |
+    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["address"])')
+export FLYTRAP_CONTRACT=$contract
+"$bin/flytrapctl" topic add "$topic" >/dev/null
+"$bin/flytrapctl" grant pub "$topic" "$address" --reason "demo device" \
+    >/dev/null
+"$bin/flytrapctl" grant sub "$topic" "$address" --reason "demo device" \
+    >/dev/null
+realm=$contract
 
 cat >"$demo/mosquitto.conf" <<CONF
 # Demo broker: only proxyd talks to it, on loopback.
@@ -83,13 +121,13 @@ runtime_dir = $demo/run
 [proxyd]
 listen = 127.0.0.1:$proxy_port
 broker = 127.0.0.1:$broker_port
-CONF
 
-key=$demo/demo.key
-if [ ! -f "$key" ]; then
-	"$bin/flytrapctl" keygen --out "$key" >/dev/null
-fi
-address=$("$bin/flytrapctl" address --key "$key")
+[chaind]
+rpc_url = $rpc
+contract = $contract
+database = $demo/chaind.db
+poll_interval_ms = 200
+CONF
 
 /usr/sbin/mosquitto -c "$demo/mosquitto.conf" >"$demo/mosquitto.log" 2>&1 &
 pids+=($!)
@@ -98,6 +136,10 @@ wait_for_port "$broker_port" mosquitto "$!"
 "$bin/authd" -c "$demo/flytrap.conf" >"$demo/authd.log" 2>&1 &
 pids+=($!)
 wait_for_file "$demo/run/authd.sock" authd "$!"
+
+"$bin/chaind" -c "$demo/flytrap.conf" >"$demo/chaind.log" 2>&1 &
+pids+=($!)
+wait_for_file "$demo/run/chaind.sock" chaind "$!"
 
 "$bin/proxyd" -c "$demo/flytrap.conf" >"$demo/proxyd.log" 2>&1 &
 pids+=($!)
@@ -112,6 +154,11 @@ export FLYTRAP_REALM=$realm
 export FLYTRAP_BROKER_PORT=$broker_port
 export FLYTRAP_DEMO_KEY=$key
 export FLYTRAP_KEY=$key
+export FLYTRAP_OWNER_KEY=$owner_key
+export FLYTRAP_DEMO_TOPIC='$topic'
+export FLYTRAP_RPC=$rpc
+export FLYTRAP_CONTRACT=$contract
+export FLYTRAP_STATUS_SOCKET=$demo/run/status.sock
 export FLYTRAP_CONFIG=$demo/flytrap.conf
 export PATH="$bin:\$PATH"
 ENV
@@ -121,8 +168,10 @@ cat <<MSG
 FlyTrap demo is running.
   proxyd (MQTT, clients connect here)  127.0.0.1:$proxy_port
   Mosquitto (behind proxyd)            127.0.0.1:$broker_port
-  realm                                $realm
-  demo key                             $key ($address)
+  Ethereum node (anvil)                $rpc
+  FlyTrap contract (also the realm)    $contract
+  topic owner key                      $owner_key ($owner)
+  demo key, granted on '$topic'        $key ($address)
   logs                                 $demo/*.log
 
 Settings for scripts and shells:  . $env_file
@@ -132,8 +181,15 @@ Then, in one shell, subscribe through proxyd (MQTT v5, signed token):
 and in another, publish (MQTT v3.1.1 this time):
   eval "mosquitto_pub -h \$FLYTRAP_HOST -p \$FLYTRAP_PORT -t demo/hello -m hi \$(flytrapctl token --client-id demo-pub --args v311)"
 
+Publishing outside the granted topic is refused (v5 reason 0x87):
+  eval "mosquitto_pub -h \$FLYTRAP_HOST -p \$FLYTRAP_PORT -q 1 -t other/x -m hi \$(flytrapctl token --client-id demo-pub2 --args v5)"
+
 A client without a valid token is refused:
   mosquitto_pub -h \$FLYTRAP_HOST -p \$FLYTRAP_PORT -V mqttv5 -t demo/hello -m hi
+
+The owner manages the topic (revocations reach live sessions within a block):
+  FLYTRAP_KEY=\$FLYTRAP_OWNER_KEY flytrapctl revoke sub '$topic' $address --reason "demo over"
+  flytrapctl topic list; flytrapctl status
 
 Ctrl-C stops the demo.
 MSG
