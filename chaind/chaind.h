@@ -78,6 +78,11 @@ void follower_stop(struct chaind *cd);
 bool chaind_entry_add(struct chaind *cd, const char *name, size_t len);
 void chaind_entries_free(struct chaind *cd);
 
+/* wallet.c: signed writes (only with a keystore). */
+void wallet_open(struct chaind *cd, const char *path);
+void wallet_start(struct chaind *cd);
+void wallet_close(struct chaind *cd);
+
 /* status.c */
 void status_open(struct chaind *cd, const char *path);
 void status_close(struct chaind *cd);

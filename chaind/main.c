@@ -104,6 +104,10 @@ chaind_open(struct daemon_ctx *ctx)
 	acl_open(&chaind, path);
 	daemon_runtime_path(ctx, "status.sock", path, sizeof(path));
 	status_open(&chaind, path);
+	if (chaind.has_wallet) {
+		daemon_runtime_path(ctx, "wallet.sock", path, sizeof(path));
+		wallet_open(&chaind, path);
+	}
 }
 
 static void
@@ -122,6 +126,8 @@ chaind_start(struct daemon_ctx *ctx)
 		&id) != RPC_OK)
 		fatalx("cannot start a JSON-RPC call");
 	follower_start(&chaind);
+	if (chaind.has_wallet)
+		wallet_start(&chaind);
 	log_info("contract %s, %zu topic entries, events up to block %" PRIu64,
 	    chaind.contract, chaind.n_entries, chaind.synced);
 	if (chaind.has_wallet)
@@ -133,6 +139,8 @@ chaind_stop(struct daemon_ctx *ctx)
 {
 	(void)ctx;
 	follower_stop(&chaind);
+	if (chaind.has_wallet)
+		wallet_close(&chaind);
 	acl_close(&chaind);
 	status_close(&chaind);
 	rpc_client_free(chaind.rpc);

@@ -32,6 +32,12 @@ enum store_stmt {
 	Q_BLOCK_PUT,
 	Q_BLOCK_GET,
 	Q_BLOCKS_TRIM,
+	Q_TX_ADD,
+	Q_TX_NEXT_QUEUED,
+	Q_TX_MARK_SENT,
+	Q_TX_FINISH,
+	Q_TX_NEXT_SENT,
+	Q_TX_PENDING,
 	Q_BEGIN,
 	Q_COMMIT,
 	Q_ROLLBACK,
@@ -68,6 +74,18 @@ static const char *const store_sql[Q_COUNT] = {
     [Q_BLOCK_GET] = "SELECT hash FROM blocks WHERE number = ?1",
     [Q_BLOCKS_TRIM] = "DELETE FROM blocks WHERE number >= ?1 OR "
 		      "number < ?2",
+    [Q_TX_ADD] = "INSERT INTO txs(purpose, data, state, created) "
+		 "VALUES(?1, ?2, 0, ?3)",
+    [Q_TX_NEXT_QUEUED] = "SELECT id, purpose, data FROM txs "
+			 "WHERE state = 0 ORDER BY id LIMIT 1",
+    [Q_TX_MARK_SENT] = "UPDATE txs SET state = 1, nonce = ?2, hash = ?3, "
+		       "raw = ?4 WHERE id = ?1",
+    [Q_TX_FINISH] = "UPDATE txs SET state = ?2, block = ?3, error = ?4 "
+		    "WHERE id = ?1",
+    [Q_TX_NEXT_SENT] = "SELECT id, purpose, data, nonce, hash, raw "
+		       "FROM txs WHERE state = 1 AND id > ?1 "
+		       "ORDER BY id LIMIT 1",
+    [Q_TX_PENDING] = "SELECT count(*) FROM txs WHERE state IN (0, 1)",
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
@@ -98,7 +116,12 @@ static const char store_schema[] =
     "  countries TEXT NOT NULL, block INTEGER NOT NULL,"
     "  PRIMARY KEY(name, address));"
     "CREATE TABLE IF NOT EXISTS blocks("
-    "  number INTEGER PRIMARY KEY, hash TEXT NOT NULL);";
+    "  number INTEGER PRIMARY KEY, hash TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS txs("
+    "  id INTEGER PRIMARY KEY, purpose TEXT NOT NULL, data BLOB NOT NULL,"
+    "  state INTEGER NOT NULL, created INTEGER NOT NULL,"
+    "  nonce INTEGER, hash TEXT, raw BLOB, block INTEGER, error TEXT);"
+    "CREATE INDEX IF NOT EXISTS txs_state ON txs(state, id);";
 
 struct store {
 	sqlite3 *db;
@@ -444,4 +467,132 @@ store_blocks_trim(struct store *st, uint64_t from, uint64_t keep_from)
 	bind_u64(s, 1, from);
 	bind_u64(s, 2, keep_from);
 	return store_exec(st, s);
+}
+
+/* ---- The wallet's transactions ---------------------------------------- */
+
+void
+store_tx_free(struct store_tx *tx)
+{
+	free(tx->data);
+	free(tx->raw);
+	memset(tx, 0, sizeof(*tx));
+}
+
+static bool
+column_blob(sqlite3_stmt *s, int i, uint8_t **out, size_t *len)
+{
+	size_t n = (size_t)sqlite3_column_bytes(s, i);
+	const void *p = sqlite3_column_blob(s, i);
+
+	if ((*out = malloc(n ? n : 1)) == NULL)
+		return false;
+	if (n > 0)
+		memcpy(*out, p, n);
+	*len = n;
+	return true;
+}
+
+enum store_status
+store_tx_add(struct store *st, const char *purpose, const uint8_t *data,
+    size_t len, uint64_t now, uint64_t *id)
+{
+	sqlite3_stmt *s = store_prepare(st, Q_TX_ADD);
+	enum store_status r;
+
+	bind_text(s, 1, purpose, strlen(purpose));
+	sqlite3_bind_blob(s, 2, data, (int)len, SQLITE_TRANSIENT);
+	bind_u64(s, 3, now);
+	if ((r = store_exec(st, s)) == STORE_OK)
+		*id = (uint64_t)sqlite3_last_insert_rowid(st->db);
+	return r;
+}
+
+/* Reads id, purpose, data (and nonce, hash, raw when `sent`). */
+static enum store_status
+store_tx_row(struct store *st, sqlite3_stmt *s, bool sent, struct store_tx *out)
+{
+	enum store_status r = STORE_MISSING;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		out->id = column_u64(s, 0);
+		snprintf(out->purpose, sizeof(out->purpose), "%s",
+		    (const char *)sqlite3_column_text(s, 1));
+		r = column_blob(s, 2, &out->data, &out->data_len) ? STORE_OK
+								  : STORE_ERROR;
+		if (r == STORE_OK && sent) {
+			out->nonce = column_u64(s, 3);
+			snprintf(out->hash, sizeof(out->hash), "%s",
+			    (const char *)sqlite3_column_text(s, 4));
+			if (!column_blob(s, 5, &out->raw, &out->raw_len))
+				r = STORE_ERROR;
+		}
+	} else if (rc != SQLITE_DONE) {
+		log_err("sqlite: %s", sqlite3_errmsg(st->db));
+		r = STORE_ERROR;
+	}
+	sqlite3_reset(s);
+	if (r != STORE_OK)
+		store_tx_free(out);
+	return r;
+}
+
+enum store_status
+store_tx_next_queued(struct store *st, struct store_tx *out)
+{
+	return store_tx_row(
+	    st, store_prepare(st, Q_TX_NEXT_QUEUED), false, out);
+}
+
+enum store_status
+store_tx_next_sent(struct store *st, uint64_t after_id, struct store_tx *out)
+{
+	sqlite3_stmt *s = store_prepare(st, Q_TX_NEXT_SENT);
+
+	bind_u64(s, 1, after_id);
+	return store_tx_row(st, s, true, out);
+}
+
+enum store_status
+store_tx_mark_sent(struct store *st, uint64_t id, uint64_t nonce,
+    const char *hash, const uint8_t *raw, size_t raw_len)
+{
+	sqlite3_stmt *s;
+
+	if (store_begin(st) != STORE_OK)
+		return STORE_ERROR;
+	s = store_prepare(st, Q_TX_MARK_SENT);
+	bind_u64(s, 1, id);
+	bind_u64(s, 2, nonce);
+	bind_text(s, 3, hash, strlen(hash));
+	sqlite3_bind_blob(s, 4, raw, (int)raw_len, SQLITE_TRANSIENT);
+	if (store_exec(st, s) != STORE_OK ||
+	    store_meta_set(st, "next_nonce", nonce + 1) != STORE_OK ||
+	    store_commit(st) != STORE_OK) {
+		store_rollback(st);
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
+enum store_status
+store_tx_finish(struct store *st, uint64_t id, enum store_tx_state state,
+    uint64_t block, const char *error)
+{
+	sqlite3_stmt *s = store_prepare(st, Q_TX_FINISH);
+
+	bind_u64(s, 1, id);
+	sqlite3_bind_int(s, 2, (int)state);
+	bind_u64(s, 3, block);
+	if (error != NULL)
+		bind_text(s, 4, error, strlen(error));
+	return store_exec(st, s);
+}
+
+uint64_t
+store_tx_pending(struct store *st)
+{
+	return store_count(st, Q_TX_PENDING);
 }

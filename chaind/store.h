@@ -97,4 +97,42 @@ enum store_status store_block_get(
 enum store_status store_blocks_trim(
     struct store *st, uint64_t from, uint64_t keep_from) STORE_WUR;
 
+/* ---- The wallet's transactions ---------------------------------------- */
+
+enum store_tx_state {
+	STORE_TX_QUEUED = 0, /* accepted, no nonce yet */
+	STORE_TX_SENT = 1, /* signed with a nonce, broadcast, not final */
+	STORE_TX_DONE = 2, /* mined and confirmed, status 1 */
+	STORE_TX_FAILED = 3, /* reverted, or refused before it got a nonce */
+};
+
+/* A transaction as the wallet keeps it; buffers are malloc'ed. */
+struct store_tx {
+	uint64_t id;
+	char purpose[64];
+	uint8_t *data; /* call data to the contract */
+	size_t data_len;
+	uint64_t nonce;
+	char hash[67];
+	uint8_t *raw; /* the signed transaction, for re-broadcasting */
+	size_t raw_len;
+};
+
+void store_tx_free(struct store_tx *tx);
+enum store_status store_tx_add(struct store *st, const char *purpose,
+    const uint8_t *data, size_t len, uint64_t now, uint64_t *id) STORE_WUR;
+/* The oldest queued transaction, or STORE_MISSING. */
+enum store_status store_tx_next_queued(
+    struct store *st, struct store_tx *out) STORE_WUR;
+/* Records nonce, hash and raw bytes, and the wallet's next nonce, at once. */
+enum store_status store_tx_mark_sent(struct store *st, uint64_t id,
+    uint64_t nonce, const char *hash, const uint8_t *raw,
+    size_t raw_len) STORE_WUR;
+enum store_status store_tx_finish(struct store *st, uint64_t id,
+    enum store_tx_state state, uint64_t block, const char *error) STORE_WUR;
+/* The sent, unfinished transaction with the lowest nonce, or MISSING. */
+enum store_status store_tx_next_sent(
+    struct store *st, uint64_t after_id, struct store_tx *out) STORE_WUR;
+uint64_t store_tx_pending(struct store *st);
+
 #endif

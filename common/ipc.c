@@ -24,6 +24,8 @@ static const char *const ipc_type_names[IPC_TYPE_MAX] = {
     [IPC_ACL_INVALIDATE] = "ACL_INVALIDATE",
     [IPC_STATUS] = "STATUS",
     [IPC_STATUS_REPLY] = "STATUS_REPLY",
+    [IPC_TX_SUBMIT] = "TX_SUBMIT",
+    [IPC_TX_SUBMIT_REPLY] = "TX_SUBMIT_REPLY",
 };
 
 /* Returns a static name for `s` ("unknown status" for values out of range). */

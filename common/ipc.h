@@ -21,7 +21,7 @@
 #define IPC_WUR __attribute__((warn_unused_result))
 
 /* Bumped on every change to the message set or to a message's fields. */
-#define IPC_VERSION 4
+#define IPC_VERSION 5
 
 /* The largest frame body either side accepts. */
 #define IPC_MAX_FRAME (1024 * 1024)
@@ -50,6 +50,8 @@ enum ipc_type {
 	IPC_ACL_INVALIDATE, /* chaind -> proxyd, unsolicited: forget answers */
 	IPC_STATUS, /* flytrapctl -> chaind: how is the chain side */
 	IPC_STATUS_REPLY, /* str: a JSON object of figures */
+	IPC_TX_SUBMIT, /* a daemon -> chaind: send this call to the contract */
+	IPC_TX_SUBMIT_REPLY,
 	IPC_TYPE_MAX
 };
 
