@@ -368,6 +368,10 @@ follower_on_check(
 		follower_next();
 		return;
 	}
+	if (head <= cd->synced) {
+		fw.step = STEP_IDLE;
+		return;
+	}
 	fw.from = cd->synced + 1;
 	fw.to = head - fw.from + 1 > FOLLOWER_MAX_RANGE
 	    ? fw.from + FOLLOWER_MAX_RANGE - 1
@@ -408,10 +412,12 @@ follower_next(void)
 {
 	struct chaind *cd = fw.cd;
 
-	if (fw.step != STEP_IDLE || cd->head <= cd->synced)
+	if (fw.step != STEP_IDLE)
 		return;
 	if (cd->synced == 0 ||
 	    cd->synced < (uint64_t)cd->cfg->chaind.start_block) {
+		if (cd->head <= cd->synced)
+			return;
 		/* Nothing stored yet: no hash to compare, start afresh. */
 		fw.from = cd->synced + 1;
 		if (fw.from < (uint64_t)cd->cfg->chaind.start_block)
@@ -427,6 +433,10 @@ follower_next(void)
 		    follower_on_mark);
 		return;
 	}
+	/*
+	 * Even with no new block, the newest one may have been replaced by
+	 * another at the same height: compare its hash on every poll.
+	 */
 	fw.step = STEP_CHECK;
 	(void)follower_call("eth_getBlockByNumber",
 	    json_pack("[o, b]", block_param(cd->synced), 0), follower_on_check);
