@@ -88,38 +88,46 @@ block_param(uint64_t n)
 
 /* ---- Applying events --------------------------------------------------- */
 
-/* A 32-byte log topic holding an address: 12 zero bytes, then 20. */
+/*
+ * Decodes a 32-byte log topic whose first `zeros` bytes must be zero (a
+ * smaller value widened to a word, as the ABI does).
+ */
 static bool
-topic_address(const json_t *v, char out[ETH_ADDRESS_HEX_SIZE])
+topic_word(const json_t *v, size_t zeros, uint8_t word[32])
 {
-	uint8_t word[32];
 	size_t i;
 
 	if (!json_is_string(v) ||
 	    !hex_decode_exact(
 		json_string_value(v), json_string_length(v), word, 32))
 		return false;
-	for (i = 0; i < 12; i++)
+	for (i = 0; i < zeros; i++)
 		if (word[i] != 0)
 			return false;
+	return true;
+}
+
+/* A topic holding an address: 12 zero bytes, then 20. */
+static bool
+topic_address(const json_t *v, char out[ETH_ADDRESS_HEX_SIZE])
+{
+	uint8_t word[32];
+
+	if (!topic_word(v, 12, word))
+		return false;
 	eth_address_hex(word + 12, out);
 	return true;
 }
 
-/* A 32-byte log topic holding a small number (an enum value). */
+/* A topic holding a small number (an enum value). */
 static bool
 topic_u64(const json_t *v, uint64_t *out)
 {
 	uint8_t word[32];
 	size_t i;
 
-	if (!json_is_string(v) ||
-	    !hex_decode_exact(
-		json_string_value(v), json_string_length(v), word, 32))
+	if (!topic_word(v, 24, word))
 		return false;
-	for (i = 0; i < 24; i++)
-		if (word[i] != 0)
-			return false;
 	*out = 0;
 	for (i = 24; i < 32; i++)
 		*out = *out << 8 | word[i];
@@ -156,9 +164,7 @@ follower_apply_log(const json_t *log, bool *invalidate_all, json_t *invalidated)
 	if (!json_is_array(topics) || json_array_size(topics) != 4)
 		return true; /* another event (SummaryRoot): not ours here */
 	t0 = json_array_get(topics, 0);
-	if (!json_is_string(t0) ||
-	    !hex_decode_exact(
-		json_string_value(t0), json_string_length(t0), word, 32) ||
+	if (!topic_word(t0, 0, word) ||
 	    memcmp(word, fw.aclchange_topic, 32) != 0)
 		return true;
 	if (!json_hex_u64(log, "blockNumber", &ev.block) ||
