@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "test_loop.h"
+
 #include "ipc.h"
 #include "log.h"
 
@@ -71,41 +73,12 @@ teardown(void **state)
 	return 0;
 }
 
-static double
-now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* Runs the loop until cond holds; the hard timeout fails the test. */
-#define RUN_UNTIL(cond)                                                        \
-	do {                                                                   \
-		while (!(cond))                                                \
-			ev_run(F.loop, EVRUN_ONCE);                            \
-	} while (0)
-
-static void
-flag_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	(void)loop;
-	(void)revents;
-	*(bool *)w->data = true;
-}
+#define RUN_UNTIL(cond) TEST_RUN_UNTIL(F.loop, cond)
 
 static void
 run_for(double seconds)
 {
-	ev_timer t;
-	bool done = false;
-
-	ev_timer_init(&t, flag_cb, seconds, 0.);
-	t.data = &done;
-	ev_timer_start(F.loop, &t);
-	RUN_UNTIL(done);
-	ev_timer_stop(F.loop, &t);
+	test_run_for(F.loop, seconds);
 }
 
 /* A writer's bytes as a frame on the wire (prefix filled in). */
@@ -974,18 +947,18 @@ test_timeout_then_late_reply(void **state)
 	S.hold = true;
 	c = client_connected("silent");
 	completions = 0;
-	t0 = now_mono();
+	t0 = test_now_mono();
 	/* The later deadline first: the list is kept in deadline order. */
 	assert_int_equal(send_req(c, &a, 1, 0.3), IPC_OK);
 	assert_int_equal(send_req(c, &b, 2, 0.1), IPC_OK);
 	RUN_UNTIL(b.calls == 1);
 	assert_int_equal(b.st, IPC_ERR_TIMEOUT);
-	assert_true(now_mono() - t0 >= 0.1);
+	assert_true(test_now_mono() - t0 >= 0.1);
 	assert_int_equal(a.calls, 0);
 	RUN_UNTIL(a.calls == 1);
 	assert_int_equal(a.st, IPC_ERR_TIMEOUT);
-	assert_true(now_mono() - t0 >= 0.3);
-	assert_true(now_mono() - t0 < 2.0);
+	assert_true(test_now_mono() - t0 >= 0.3);
+	assert_true(test_now_mono() - t0 < 2.0);
 	/* Replies after the deadline are ignored, the connection stays. */
 	assert_int_equal(S.nheld, 2);
 	flush_held_reversed(&S);
@@ -1030,10 +1003,10 @@ test_server_started_later(void **state)
 	run_for(0.3); /* a few attempts fail meanwhile */
 	assert_false(ipc_client_connected(c));
 	server_start();
-	t0 = now_mono();
+	t0 = test_now_mono();
 	RUN_UNTIL(ipc_client_connected(c));
 	/* Back-off was at most 400 ms by then. */
-	assert_true(now_mono() - t0 < 1.0);
+	assert_true(test_now_mono() - t0 < 1.0);
 	assert_int_equal(send_req(c, &a, 5, 5.), IPC_OK);
 	RUN_UNTIL(a.calls == 1);
 	assert_int_equal(a.st, IPC_OK);

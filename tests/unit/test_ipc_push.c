@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "test_loop.h"
+
 #include "ipc.h"
 #include "log.h"
 
@@ -75,31 +77,12 @@ teardown(void **state)
 	return 0;
 }
 
-#define RUN_UNTIL(cond)                                                        \
-	do {                                                                   \
-		while (!(cond))                                                \
-			ev_run(F.loop, EVRUN_ONCE);                            \
-	} while (0)
-
-static void
-flag_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	(void)loop;
-	(void)revents;
-	*(bool *)w->data = true;
-}
+#define RUN_UNTIL(cond) TEST_RUN_UNTIL(F.loop, cond)
 
 static void
 run_for(double seconds)
 {
-	ev_timer t;
-	bool done = false;
-
-	ev_timer_init(&t, flag_cb, seconds, 0.);
-	t.data = &done;
-	ev_timer_start(F.loop, &t);
-	RUN_UNTIL(done);
-	ev_timer_stop(F.loop, &t);
+	test_run_for(F.loop, seconds);
 }
 
 /* Every event the test sees, numbered, to check their order. */

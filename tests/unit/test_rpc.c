@@ -25,6 +25,8 @@
 
 #include <cmocka.h>
 
+#include "test_loop.h"
+
 #include "hex.h"
 #include "keccak.h"
 #include "log.h"
@@ -118,41 +120,12 @@ teardown(void **state)
 	return 0;
 }
 
-static double
-now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* Runs the loop until cond holds; the hard timeout fails the test. */
-#define RUN_UNTIL(cond)                                                        \
-	do {                                                                   \
-		while (!(cond))                                                \
-			ev_run(F.loop, EVRUN_ONCE);                            \
-	} while (0)
-
-static void
-flag_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	(void)loop;
-	(void)revents;
-	*(bool *)w->data = true;
-}
+#define RUN_UNTIL(cond) TEST_RUN_UNTIL(F.loop, cond)
 
 static void
 run_for(double seconds)
 {
-	ev_timer t;
-	bool done = false;
-
-	ev_timer_init(&t, flag_cb, seconds, 0.);
-	t.data = &done;
-	ev_timer_start(F.loop, &t);
-	RUN_UNTIL(done);
-	ev_timer_stop(F.loop, &t);
+	test_run_for(F.loop, seconds);
 }
 
 /* ---- Child processes ---------------------------------------------------- */
@@ -226,7 +199,7 @@ anvil_start(void)
 	char *argv[] = {
 	    bin, "--silent", "--host", "127.0.0.1", "--port", port, NULL};
 	struct rpc_options o = {.timeout_ms = 500};
-	double deadline = now_mono() + START_TIMEOUT;
+	double deadline = test_now_mono() + START_TIMEOUT;
 	json_t *res;
 
 	snprintf(bin, sizeof(bin), "%s/node_modules/.bin/anvil", repo_root);
@@ -237,7 +210,7 @@ anvil_start(void)
 	snprintf(port, sizeof(port), "%d", anvil_port);
 	if ((anvil_pid = spawn(argv, NULL)) < 0)
 		return false;
-	while (now_mono() < deadline) {
+	while (test_now_mono() < deadline) {
 		if (waitpid(anvil_pid, NULL, WNOHANG) == anvil_pid) {
 			fprintf(stderr, "anvil exited at start\n");
 			anvil_pid = 0;
@@ -356,7 +329,7 @@ outcome_cb(
 	struct outcome *o = arg;
 
 	o->calls++;
-	o->at = now_mono();
+	o->at = test_now_mono();
 	o->st = st;
 	/* The contract: result exactly on success, err exactly on failure. */
 	assert_true((st == RPC_OK) == (result != NULL));
@@ -1093,10 +1066,10 @@ test_transport_errors(void **state)
 	/* Connection refused: fails at once, not at the deadline. */
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", free_port());
 	F.client = client_new(url, &o);
-	t0 = now_mono();
+	t0 = test_now_mono();
 	assert_int_equal(
 	    call_wait(F.client, "eth_chainId", NULL, &out), RPC_ERR_TRANSPORT);
-	assert_true(now_mono() - t0 < 2.0);
+	assert_true(test_now_mono() - t0 < 2.0);
 	assert_true(out.err.message[0] != '\0');
 	assert_int_equal(out.err.http_status, 0);
 	outcome_clear(&out);
@@ -1110,10 +1083,10 @@ test_transport_errors(void **state)
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d/", bad_port);
 	o.insecure = true;
 	F.client2 = client_new(url, &o);
-	t0 = now_mono();
+	t0 = test_now_mono();
 	assert_int_equal(
 	    call_wait(F.client2, "echo", NULL, &out), RPC_ERR_TRANSPORT);
-	assert_true(now_mono() - t0 < 2.0);
+	assert_true(test_now_mono() - t0 < 2.0);
 	outcome_clear(&out);
 }
 
@@ -1590,10 +1563,10 @@ test_anvil_killed_and_restarted(void **state)
 		}
 	}
 	reap(&anvil_pid);
-	killed_at = now_mono();
+	killed_at = test_now_mono();
 	RUN_UNTIL(kill_run.done == KILL_CALLS);
 	/* Failures come from the broken connections, not the deadline. */
-	assert_true(now_mono() - killed_at < 5.0);
+	assert_true(test_now_mono() - killed_at < 5.0);
 	for (int i = 0; i < KILL_CALLS; i++) {
 		assert_int_equal(kill_run.calls[i], 1);
 		if (pending[i] && kill_run.st[i] != RPC_ERR_TRANSPORT)
@@ -1667,11 +1640,11 @@ test_bad_slow_times_out(void **state)
 
 	/* No answer at all. */
 	ticks = 0;
-	t0 = now_mono();
+	t0 = test_now_mono();
 	assert_int_equal(
 	    call_wait(F.client, "slow", json_pack("[i]", 10), &out),
 	    RPC_ERR_TIMEOUT);
-	dt = now_mono() - t0;
+	dt = test_now_mono() - t0;
 	assert_true(dt >= 0.45 && dt < 2.0);
 	/* The loop kept running while the call waited. */
 	assert_true(ticks >= 10);
@@ -1680,10 +1653,10 @@ test_bad_slow_times_out(void **state)
 
 	/* An answer dribbling in: the deadline is for the whole call. */
 	ticks = 0;
-	t0 = now_mono();
+	t0 = test_now_mono();
 	assert_int_equal(
 	    call_wait(F.client, "drip", NULL, &out), RPC_ERR_TIMEOUT);
-	dt = now_mono() - t0;
+	dt = test_now_mono() - t0;
 	assert_true(dt >= 0.45 && dt < 2.0);
 	assert_true(ticks >= 10);
 	outcome_clear(&out);
@@ -1696,7 +1669,7 @@ test_bad_slow_times_out(void **state)
 	F.client2 = client_new(bad_url, &o1);
 	memset(&out, 0, sizeof(out));
 	memset(&queued, 0, sizeof(queued));
-	t0 = now_mono();
+	t0 = test_now_mono();
 	assert_int_equal(rpc_call(F.client2, "slow", json_pack("[i]", 10),
 			     outcome_cb, &out, NULL),
 	    RPC_OK);
@@ -1811,7 +1784,7 @@ test_bad_sync(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		double t0 = now_mono();
+		double t0 = test_now_mono();
 		enum rpc_status st = rpc_call_sync(
 		    bad_url, &o, cases[i].method, NULL, &res, &err);
 
@@ -1819,7 +1792,7 @@ test_bad_sync(void **state)
 			fail_msg("sync %s: got %s, want %s (%s)",
 			    cases[i].method, rpc_status_str(st),
 			    rpc_status_str(cases[i].want), err.message);
-		assert_true(now_mono() - t0 < 3.0);
+		assert_true(test_now_mono() - t0 < 3.0);
 		assert_true((st == RPC_OK) == (res != NULL));
 		json_decref(res);
 		rpc_error_clear(&err);
@@ -1858,9 +1831,9 @@ big_answer(struct rpc_client *c, const char *method, size_t cap)
 
 	assert_int_equal(call_wait(c, "stats_reset", NULL, &out), RPC_OK);
 	outcome_clear(&out);
-	t0 = now_mono();
+	t0 = test_now_mono();
 	assert_int_equal(call_wait(c, method, NULL, &out), RPC_ERR_TOO_LARGE);
-	assert_true(now_mono() - t0 < 5.0);
+	assert_true(test_now_mono() - t0 < 5.0);
 	snprintf(want, sizeof(want), "response over %zu bytes", cap);
 	assert_string_equal(out.err.message, want);
 	outcome_clear(&out);
