@@ -31,7 +31,9 @@ BINS := $(PROGRAMS:%=$(BUILD)/bin/%)
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-BENCH_BINS := $(BUILD)/bench/connect_bench
+BENCH_BINS := $(BUILD)/bench/connect_bench $(BUILD)/bench/pub_bench
+# The client side both benchmarks share (tests/bench/bench.c).
+BENCH_OBJS := $(BUILD)/tests/bench/bench.o
 
 .PHONY: all deps test unit integration contract-test run bench format \
 	format-check clang-check clean
@@ -78,9 +80,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $$(TEST_OBJS_$$*) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(TEST_OBJS_$*) $(LIBCOMMON) \
 		$(LDFLAGS_ALL) $(LIBS_tests)
 
-$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIBCOMMON)
+$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(BENCH_OBJS) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBCOMMON) $(LDFLAGS_ALL) \
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BENCH_OBJS) $(LIBCOMMON) $(LDFLAGS_ALL) \
 		-lsecp256k1 -lcrypto -lm
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

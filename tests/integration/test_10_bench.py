@@ -1,61 +1,201 @@
-"""scripts/bench.sh --smoke runs end to end: connect_bench measures both
-modes and prints sane RESULT lines, and the script leaves nothing behind."""
+"""scripts/bench.sh --smoke runs end to end on the real chain stack: every
+measurement (CONNECT, warm PUBLISH -> PUBACK, publish -> delivery, cold
+authorisation) prints a sane RESULT line, every comparison a RATIO line,
+and the script leaves nothing behind. connect_bench and pub_bench on their
+own: each mode through proxyd, and failing rather than timing refusals."""
 
 import os
 import re
+import signal
 import subprocess
 
 from conftest import BUILD, HOST, REPO, free_port
+from fakechaind import PUBLISH, SUBSCRIBE
 
 RESULT_RE = re.compile(
-    r"^RESULT label=(\S+) n=(\d+) p50_us=([\d.]+) p90_us=([\d.]+) "
-    r"p99_us=([\d.]+) max_us=([\d.]+)$")
+    r"^RESULT bench=(\S+) label=(\S+) rounds=(\d+) n=(\d+) p50_us=([\d.]+) "
+    r"p90_us=([\d.]+) p99_us=([\d.]+) max_us=([\d.]+)$")
+RATIO_RE = re.compile(r"^RATIO bench=(\S+) of=(\S+) p50=([\d.]+) "
+                      r"p99=([\d.]+)$")
+
+SMOKE_COUNT = 50
+SMOKE_COLD = 5
+# (bench, label): the samples each smoke measurement must have.
+EXPECTED = {
+    ("connect", "direct"): SMOKE_COUNT,
+    ("connect", "proxyd"): SMOKE_COUNT,
+    ("puback", "direct"): SMOKE_COUNT,
+    ("puback", "proxyd"): SMOKE_COUNT,
+    ("delivery", "direct"): SMOKE_COUNT,
+    ("delivery", "proxyd"): SMOKE_COUNT,
+    ("auth", "cold"): SMOKE_COLD,
+    ("auth", "session-cold"): SMOKE_COLD,
+    ("auth", "warm"): SMOKE_COLD,
+}
+EXPECTED_RATIOS = {
+    ("connect", "proxyd/direct"),
+    ("puback", "proxyd/direct"),
+    ("delivery", "proxyd/direct"),
+    ("auth", "cold/warm"),
+    ("auth", "session-cold/warm"),
+}
+# The clients' own I/O limit: no sample can be slower.
+IO_LIMIT_US = 5e6
 
 
-def test_bench_smoke():
-    r = subprocess.run([str(REPO / "scripts" / "bench.sh"), "--smoke"],
-                       env=dict(os.environ, FLYTRAP_BUILD=str(BUILD)),
-                       capture_output=True, text=True, timeout=60,
-                       start_new_session=True)
-    assert r.returncode == 0, r.stdout + r.stderr
-    results = {}
-    for line in r.stdout.splitlines():
+def sane(values):
+    """Positive, ordered percentiles below the clients' I/O limit."""
+    p50, p90, p99, mx = values
+    return 0 < p50 <= p90 <= p99 <= mx < IO_LIMIT_US
+
+
+def test_bench_smoke(tmp_path):
+    p = subprocess.Popen([str(REPO / "scripts" / "bench.sh"), "--smoke"],
+                         env=dict(os.environ, FLYTRAP_BUILD=str(BUILD),
+                                  TMPDIR=str(tmp_path)),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    try:
+        stdout, stderr = p.communicate(timeout=120)
+    finally:
+        # Nothing of the run's process group may outlive the script.
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+            leftover = True
+        except ProcessLookupError:
+            leftover = False
+        p.communicate()
+    assert p.returncode == 0, stdout + stderr
+    assert not leftover, "bench.sh left processes behind"
+    assert list(tmp_path.iterdir()) == [], "bench.sh left files behind"
+
+    results, ratios = {}, {}
+    for line in stdout.splitlines():
         m = RESULT_RE.match(line)
         if m:
-            results[m.group(1)] = [float(x) for x in m.groups()[1:]]
-    assert set(results) == {"direct", "proxyd"}, r.stdout
-    for label, (n, p50, p90, p99, mx) in results.items():
-        assert n == 50, label
-        # Positive, ordered, and below the client's own 5 s I/O limit.
-        assert 0 < p50 <= p90 <= p99 <= mx < 5e6, (label, p50, p90, p99, mx)
-    assert re.search(r"^ratio\s+[\d.]+x\s+[\d.]+x$", r.stdout, re.M), r.stdout
+            key = (m.group(1), m.group(2))
+            assert key not in results, "two RESULT lines for %s" % (key,)
+            results[key] = (int(m.group(3)), int(m.group(4)),
+                            [float(x) for x in m.groups()[4:]])
+        m = RATIO_RE.match(line)
+        if m:
+            ratios[(m.group(1), m.group(2))] = (float(m.group(3)),
+                                                float(m.group(4)))
+    assert set(results) == set(EXPECTED), stdout
+    for key, (rounds, n, values) in results.items():
+        assert rounds == 1, key
+        assert n == EXPECTED[key], (key, n)
+        assert sane(values), (key, values)
+    assert set(ratios) == EXPECTED_RATIOS, stdout
+    for key, (p50, p99) in ratios.items():
+        assert p50 > 0 and p99 > 0, (key, p50, p99)
+    # The table shows every measurement and ratio in one place.
+    assert re.search(r"^measurement \(median of 1 rounds\)", stdout, re.M)
+    assert re.search(r"^\s+proxyd/direct\s+[\d.]+x\s+[\d.]+x$", stdout,
+                     re.M), stdout
 
 
-def bench(*args):
-    return subprocess.run([str(BUILD / "bench" / "connect_bench")]
+def bench(program, *args):
+    return subprocess.run([str(BUILD / "bench" / program)]
                           + [str(a) for a in args], capture_output=True,
                           text=True, timeout=30)
 
 
+def results_of(stdout):
+    """{(bench, label): n} of the per-run RESULT lines (no rounds field)."""
+    out = {}
+    for m in re.finditer(r"^RESULT bench=(\S+) label=(\S+) n=(\d+) "
+                         r"p50_us=([\d.]+) p90_us=([\d.]+) p99_us=([\d.]+) "
+                         r"max_us=([\d.]+)$", stdout, re.M):
+        assert sane([float(x) for x in m.groups()[3:]]), m.group(0)
+        out[(m.group(1), m.group(2))] = int(m.group(3))
+    return out
+
+
 def test_connect_bench_v311_through_proxyd(flytrap, keys):
-    r = bench("--host", HOST, "--port", flytrap.proxy_port, "--count", 20,
-              "--key", keys[0].path, "--realm", flytrap.realm, "--v311",
-              "--label", "v311")
+    r = bench("connect_bench", "--host", HOST, "--port", flytrap.proxy_port,
+              "--count", 20, "--key", keys[0].path, "--realm",
+              flytrap.realm, "--v311", "--label", "v311")
     assert r.returncode == 0, r.stderr
-    assert re.search(r"^RESULT label=v311 n=20 ", r.stdout, re.M), r.stdout
+    assert results_of(r.stdout) == {("connect", "v311"): 20}, r.stdout
 
 
 def test_connect_bench_fails_on_refusal(flytrap, keys):
     # A token for another realm (v3.1.1, so the username pins the address):
     # the benchmark must fail rather than time refusals.
-    r = bench("--host", HOST, "--port", flytrap.proxy_port, "--count", 3,
-              "--key", keys[0].path, "--realm", "another-realm", "--v311")
+    r = bench("connect_bench", "--host", HOST, "--port", flytrap.proxy_port,
+              "--count", 3, "--key", keys[0].path, "--realm",
+              "another-realm", "--v311")
     assert r.returncode == 1
     assert "refused" in r.stderr, r.stderr
     assert "RESULT" not in r.stdout
 
 
 def test_connect_bench_fails_without_listener():
-    r = bench("--host", HOST, "--port", free_port(), "--count", 1)
+    r = bench("connect_bench", "--host", HOST, "--port", free_port(),
+              "--count", 1)
+    assert r.returncode == 1
+    assert "connect failed" in r.stderr, r.stderr
+
+
+def test_pub_bench_modes_through_proxyd(flytrap, keys):
+    to = ["--host", HOST, "--port", flytrap.proxy_port, "--key",
+          keys[0].path, "--realm", flytrap.realm]
+    for extra in ([], ["--v311"]):
+        r = bench("pub_bench", "--mode", "puback", *to, "--count", 20,
+                  "--warmup", 5, "--label", "p", *extra)
+        assert r.returncode == 0, r.stderr
+        assert results_of(r.stdout) == {("puback", "p"): 20}, r.stdout
+        for qos in (0, 1):
+            r = bench("pub_bench", "--mode", "delivery", *to, "--count", 20,
+                      "--warmup", 0, "--qos", qos, "--label", "d", *extra)
+            assert r.returncode == 0, r.stderr
+            assert results_of(r.stdout) == {("delivery", "d"): 20}, r.stdout
+    # Every PUBLISH was asked about (or answered from proxyd's cache) as
+    # the bench key's.
+    assert {a for a, _, _ in flytrap.chaind.requests} == {keys[0].address}
+
+
+def test_pub_bench_auth_mode(flytrap, keys, tmp_path):
+    fresh = tmp_path / "fresh"
+    fresh.write_text("%s\n%s\n" % (keys[1].path, keys[1].path))
+    r = bench("pub_bench", "--mode", "auth", "--host", HOST, "--port",
+              flytrap.proxy_port, "--key", keys[0].path, "--realm",
+              flytrap.realm, "--keys", fresh, "--count", 2)
+    assert r.returncode == 0, r.stderr
+    assert results_of(r.stdout) == {("auth", "cold"): 2,
+                                    ("auth", "session-cold"): 2,
+                                    ("auth", "warm"): 2}, r.stdout
+    # Too few keys in the list: an error, not a shorter run.
+    r = bench("pub_bench", "--mode", "auth", "--host", HOST, "--port",
+              flytrap.proxy_port, "--key", keys[0].path, "--realm",
+              flytrap.realm, "--keys", fresh, "--count", 3)
+    assert r.returncode == 1
+    assert "fewer than 3 keys" in r.stderr, r.stderr
+
+
+def test_pub_bench_fails_when_publish_refused(flytrap, keys):
+    flytrap.chaind.deny(PUBLISH, "bench/#")
+    r = bench("pub_bench", "--mode", "puback", "--host", HOST, "--port",
+              flytrap.proxy_port, "--key", keys[0].path, "--realm",
+              flytrap.realm, "--count", 3)
+    assert r.returncode == 1
+    assert "refused" in r.stderr, r.stderr
+    assert "RESULT" not in r.stdout
+
+
+def test_pub_bench_fails_when_subscription_refused(flytrap, keys):
+    flytrap.chaind.deny(SUBSCRIBE, "bench/#")
+    r = bench("pub_bench", "--mode", "delivery", "--host", HOST, "--port",
+              flytrap.proxy_port, "--key", keys[0].path, "--realm",
+              flytrap.realm, "--count", 3)
+    assert r.returncode == 1
+    assert "SUBSCRIBE" in r.stderr and "refused" in r.stderr, r.stderr
+    assert "RESULT" not in r.stdout
+
+
+def test_pub_bench_fails_without_listener():
+    r = bench("pub_bench", "--mode", "puback", "--host", HOST, "--port",
+              free_port(), "--count", 1)
     assert r.returncode == 1
     assert "connect failed" in r.stderr, r.stderr
