@@ -81,8 +81,6 @@ wallet_rpc_ok(const char *what, enum rpc_status st, const struct rpc_error *err)
 	return false;
 }
 
-
-
 static json_t *
 hex_bytes(const uint8_t *p, size_t len)
 {
