@@ -153,6 +153,25 @@ store_exec(struct store *st, sqlite3_stmt *s)
 	return STORE_OK;
 }
 
+/*
+ * Steps a query that returns at most one row: STORE_OK with a row to
+ * read, STORE_MISSING when there is none, STORE_ERROR (logged) on failure.
+ * The caller resets the statement after reading.
+ */
+static enum store_status
+store_step_row(struct store *st, sqlite3_stmt *s)
+{
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		return STORE_OK;
+	case SQLITE_DONE:
+		return STORE_MISSING;
+	default:
+		log_err("sqlite: %s", sqlite3_errmsg(st->db));
+		return STORE_ERROR;
+	}
+}
+
 static void
 bind_u64(sqlite3_stmt *s, int i, uint64_t v)
 {
@@ -241,16 +260,11 @@ enum store_status
 store_meta_get(struct store *st, const char *key, uint64_t *value)
 {
 	sqlite3_stmt *s = store_prepare(st, Q_META_GET);
-	enum store_status r = STORE_MISSING;
-	int rc;
+	enum store_status r;
 
 	bind_text(s, 1, key, strlen(key));
-	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	if ((r = store_step_row(st, s)) == STORE_OK) {
 		*value = column_u64(s, 0);
-		r = STORE_OK;
-	} else if (rc != SQLITE_DONE) {
-		log_err("sqlite: %s", sqlite3_errmsg(st->db));
-		r = STORE_ERROR;
 	}
 	sqlite3_reset(s);
 	return r;
@@ -361,12 +375,11 @@ store_access_get(struct store *st, const char *name, const char *address,
     struct store_access *out)
 {
 	sqlite3_stmt *s = store_prepare(st, Q_ACCESS_GET);
-	enum store_status r = STORE_MISSING;
-	int rc;
+	enum store_status r;
 
 	bind_text(s, 1, name, strlen(name));
 	bind_text(s, 2, address, strlen(address));
-	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	if ((r = store_step_row(st, s)) == STORE_OK) {
 		out->exists = sqlite3_column_int(s, 0) != 0;
 		out->pub_expiry = column_u64(s, 1);
 		out->sub_expiry = column_u64(s, 2);
@@ -374,10 +387,6 @@ store_access_get(struct store *st, const char *name, const char *address,
 		snprintf(out->countries, sizeof(out->countries), "%s",
 		    (const char *)sqlite3_column_text(s, 4));
 		out->block = column_u64(s, 5);
-		r = STORE_OK;
-	} else if (rc != SQLITE_DONE) {
-		log_err("sqlite: %s", sqlite3_errmsg(st->db));
-		r = STORE_ERROR;
 	}
 	sqlite3_reset(s);
 	return r;
@@ -443,17 +452,12 @@ enum store_status
 store_block_get(struct store *st, uint64_t number, char hash[67])
 {
 	sqlite3_stmt *s = store_prepare(st, Q_BLOCK_GET);
-	enum store_status r = STORE_MISSING;
-	int rc;
+	enum store_status r;
 
 	bind_u64(s, 1, number);
-	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	if ((r = store_step_row(st, s)) == STORE_OK) {
 		snprintf(
 		    hash, 67, "%s", (const char *)sqlite3_column_text(s, 0));
-		r = STORE_OK;
-	} else if (rc != SQLITE_DONE) {
-		log_err("sqlite: %s", sqlite3_errmsg(st->db));
-		r = STORE_ERROR;
 	}
 	sqlite3_reset(s);
 	return r;
@@ -512,11 +516,10 @@ store_tx_add(struct store *st, const char *purpose, const uint8_t *data,
 static enum store_status
 store_tx_row(struct store *st, sqlite3_stmt *s, bool sent, struct store_tx *out)
 {
-	enum store_status r = STORE_MISSING;
-	int rc;
+	enum store_status r;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	if ((r = store_step_row(st, s)) == STORE_OK) {
 		out->id = column_u64(s, 0);
 		snprintf(out->purpose, sizeof(out->purpose), "%s",
 		    (const char *)sqlite3_column_text(s, 1));
@@ -529,9 +532,6 @@ store_tx_row(struct store *st, sqlite3_stmt *s, bool sent, struct store_tx *out)
 			if (!column_blob(s, 5, &out->raw, &out->raw_len))
 				r = STORE_ERROR;
 		}
-	} else if (rc != SQLITE_DONE) {
-		log_err("sqlite: %s", sqlite3_errmsg(st->db));
-		r = STORE_ERROR;
 	}
 	sqlite3_reset(s);
 	if (r != STORE_OK)

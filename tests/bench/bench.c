@@ -398,3 +398,17 @@ bench_report(const char *bench, const char *label, const char *what,
 	    bench, label, n, p50, p90, p99, max);
 	fflush(stdout);
 }
+
+void
+bench_settle_identity(const char *prog, const char *key_path,
+    const char **realm, const char **label)
+{
+	if (key_path != NULL && *realm == NULL)
+		*realm = getenv("FLYTRAP_REALM");
+	if (key_path != NULL && *realm == NULL) {
+		fprintf(stderr, "%s: --key needs --realm\n", prog);
+		exit(2);
+	}
+	if (*label == NULL)
+		*label = key_path != NULL ? "flytrap" : "direct";
+}

@@ -61,6 +61,14 @@ uint64_t bench_now_ns(void);
 /* Whether a label fits a RESULT line and a client id: [A-Za-z0-9_.-]{1,32} */
 bool bench_label_valid(const char *label);
 
+/*
+ * Settles the realm and label every bench program takes: a key needs a
+ * realm (--realm, else $FLYTRAP_REALM; exits 2 naming `prog` when there is
+ * none), and the label defaults to "flytrap" with a key, "direct" without.
+ */
+void bench_settle_identity(const char *prog, const char *key_path,
+    const char **realm, const char **label);
+
 /* Parses a decimal count in 1..BENCH_COUNT_MAX; false if it is not one. */
 bool bench_parse_count(const char *text, long *out) BENCH_WUR;
 

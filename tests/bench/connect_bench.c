@@ -81,14 +81,8 @@ bench_parse_options(int argc, char **argv, struct bench_options *o)
 	}
 	if (optind != argc || o->port == NULL || o->count == 0)
 		usage();
-	if (o->key_path != NULL && o->realm == NULL)
-		o->realm = getenv("FLYTRAP_REALM");
-	if (o->key_path != NULL && o->realm == NULL) {
-		fprintf(stderr, "connect_bench: --key needs --realm\n");
-		exit(2);
-	}
-	if (o->label == NULL)
-		o->label = o->key_path != NULL ? "flytrap" : "direct";
+	bench_settle_identity(
+	    "connect_bench", o->key_path, &o->realm, &o->label);
 }
 
 /*

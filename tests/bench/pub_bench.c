@@ -159,14 +159,7 @@ pub_parse_options(int argc, char **argv, struct pub_options *o)
 		    "keys) and --key (a warm one)\n");
 		exit(2);
 	}
-	if (o->key_path != NULL && o->realm == NULL)
-		o->realm = getenv("FLYTRAP_REALM");
-	if (o->key_path != NULL && o->realm == NULL) {
-		fprintf(stderr, "pub_bench: --key needs --realm\n");
-		exit(2);
-	}
-	if (o->label == NULL)
-		o->label = o->key_path != NULL ? "flytrap" : "direct";
+	bench_settle_identity("pub_bench", o->key_path, &o->realm, &o->label);
 }
 
 /* ---- Sessions and packets ----------------------------------------------- */
