@@ -19,12 +19,13 @@ LIBCOMMON := $(BUILD)/libflytrap.a
 # Libraries per program: proxyd links neither sqlite nor libcurl nor
 # libsecp256k1 (it holds no keys and verifies nothing itself).
 LIBS_proxyd := -lev -lmsgpackc -linih
-LIBS_authd := -lev -lmsgpackc -lsecp256k1 -lcrypto -linih
+LIBS_authd := -lev -lmsgpackc -lsecp256k1 -lcrypto -linih -lmaxminddb \
+	-ljansson
 LIBS_chaind := -lev -lmsgpackc -lcurl -ljansson -lsqlite3 -lsecp256k1 \
 	-lcrypto -linih
 LIBS_flytrapctl := -lsecp256k1 -lcrypto -linih -ljansson -lcurl -lmsgpackc
 LIBS_tests := -lcmocka -lev -lmsgpackc -lcurl -ljansson -lsqlite3 \
-	-lsecp256k1 -lcrypto -linih
+	-lsecp256k1 -lcrypto -linih -lmaxminddb
 
 PROGRAMS := proxyd authd chaind flytrapctl
 BINS := $(PROGRAMS:%=$(BUILD)/bin/%)
@@ -74,6 +75,8 @@ $(BUILD)/bin/%: $$(addprefix $(BUILD)/,$$(addsuffix .o, \
 TEST_OBJS_test_expset := $(BUILD)/authd/expset.o
 TEST_OBJS_test_buffer := $(BUILD)/proxyd/buffer.o
 TEST_OBJS_test_store := $(BUILD)/chaind/store.o
+TEST_OBJS_test_geoip := $(BUILD)/authd/geoip.o
+TEST_OBJS_test_ban := $(BUILD)/authd/ban.o
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $$(TEST_OBJS_$$*) $(LIBCOMMON)
 	@mkdir -p $(dir $@)

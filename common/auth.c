@@ -26,6 +26,7 @@ static const struct {
 	MQTT_V311_NOT_AUTHORIZED},
     [AUTH_OVERLOADED] = {"overloaded", MQTT_RC_SERVER_BUSY,
 	MQTT_V311_UNAVAILABLE},
+    [AUTH_BANNED] = {"banned", MQTT_RC_BANNED, MQTT_V311_NOT_AUTHORIZED},
 };
 
 const char *

@@ -68,6 +68,28 @@ const struct config_option config_options[] = {
     {"proxyd", "acl_cache_size", CONFIG_INT,
 	CONFIG_FIELD(proxyd, acl_cache_size), "256", 1, 65536,
 	"Permission answers each session remembers"},
+    {"proxyd", "proxy_listen", CONFIG_STRING,
+	CONFIG_FIELD(proxyd, proxy_listen), "", 0, 0,
+	"Comma-separated host:port addresses where every connection must "
+	"start with a PROXY protocol header from proxy_trusted"},
+    {"proxyd", "proxy_protocol", CONFIG_STRING,
+	CONFIG_FIELD(proxyd, proxy_protocol), "any", 0, 0,
+	"PROXY protocol versions accepted on proxy_listen: v1, v2 or any"},
+    {"proxyd", "proxy_trusted", CONFIG_STRING,
+	CONFIG_FIELD(proxyd, proxy_trusted), "127.0.0.1, ::1", 0, 0,
+	"Addresses or CIDR ranges of the load balancers allowed to connect "
+	"to proxy_listen"},
+    {"proxyd", "unknown_country", CONFIG_STRING,
+	CONFIG_FIELD(proxyd, unknown_country), "deny", 0, 0,
+	"On topics limited to countries, deny or allow a client whose "
+	"country is unknown (private ranges, not in the database)"},
+    {"proxyd", "max_auth_pending", CONFIG_INT,
+	CONFIG_FIELD(proxyd, max_auth_pending), "256", 1, 1000000,
+	"Credential checks waiting at authd at once; beyond it clients get "
+	"Server busy"},
+    {"proxyd", "max_auth_pending_per_ip", CONFIG_INT,
+	CONFIG_FIELD(proxyd, max_auth_pending_per_ip), "2", 1, 100000,
+	"Credential checks one client IP may have waiting at authd"},
 
     {"authd", "token_skew_s", CONFIG_INT, CONFIG_FIELD(authd, token_skew_s),
 	"30", 1, 86400,
@@ -84,6 +106,49 @@ const struct config_option config_options[] = {
     {"authd", "max_pending_challenges", CONFIG_INT,
 	CONFIG_FIELD(authd, max_pending_challenges), "100000", 1, 10000000,
 	"Most unanswered challenges at once; more clients are refused"},
+    {"authd", "ban_threshold", CONFIG_INT, CONFIG_FIELD(authd, ban_threshold),
+	"3", 0, 1000000,
+	"Consecutive failures from one IP that ban it (0: never ban)"},
+    {"authd", "ban_window_s", CONFIG_INT, CONFIG_FIELD(authd, ban_window_s),
+	"600", 1, 31536000,
+	"Seconds after which an IP's or address's failure count starts over"},
+    {"authd", "ban_duration_s", CONFIG_INT,
+	CONFIG_FIELD(authd, ban_duration_s), "300", 1, 31536000,
+	"Seconds a first automatic ban lasts"},
+    {"authd", "ban_escalation", CONFIG_INT,
+	CONFIG_FIELD(authd, ban_escalation), "2", 1, 1000,
+	"Factor by which each repeat ban of the same IP or address lasts "
+	"longer"},
+    {"authd", "ban_max_s", CONFIG_INT, CONFIG_FIELD(authd, ban_max_s),
+	"86400", 1, 31536000, "Longest automatic ban, in seconds"},
+    {"authd", "ban_memory_s", CONFIG_INT, CONFIG_FIELD(authd, ban_memory_s),
+	"86400", 0, 31536000,
+	"Seconds an expired ban still makes the next one a repeat"},
+    {"authd", "address_ban_threshold", CONFIG_INT,
+	CONFIG_FIELD(authd, address_ban_threshold), "10", 0, 1000000,
+	"Consecutive denials that ban an authenticated address wherever it "
+	"connects from (0: never)"},
+    {"authd", "connect_rate", CONFIG_INT, CONFIG_FIELD(authd, connect_rate),
+	"0", 0, 1000000,
+	"Connection attempts per second one IP may make before further "
+	"sockets are closed without a word (0: no limit)"},
+    {"authd", "connect_burst", CONFIG_INT, CONFIG_FIELD(authd, connect_burst),
+	"20", 1, 1000000, "Attempts one IP may make at once above connect_rate"},
+    {"authd", "bans_file", CONFIG_STRING, CONFIG_FIELD(authd, bans_file),
+	"/var/lib/flytrap/bans.json", 0, 0,
+	"File keeping the bans across restarts (empty: memory only)"},
+    {"authd", "geoip_database", CONFIG_STRING,
+	CONFIG_FIELD(authd, geoip_database),
+	FLYTRAP_DATADIR "/dbip-country.mmdb", 0, 0,
+	"MaxMind DB file giving each client IP its country (GeoIP2/GeoLite2 "
+	"or DB-IP schema); reloaded on SIGHUP"},
+    {"authd", "ip_hash_key_file", CONFIG_STRING,
+	CONFIG_FIELD(authd, ip_hash_key_file), "", 0, 0,
+	"File with the secret keying the IP hashes written on-chain (share it "
+	"between hosts); empty: a random key per start"},
+    {"authd", "chain_bans", CONFIG_BOOL, CONFIG_FIELD(authd, chain_bans),
+	"true", 0, 0,
+	"Enforce the Banned alerts other FlyTrap nodes write on the chain"},
 
     {"chaind", "rpc_url", CONFIG_STRING, CONFIG_FIELD(chaind, rpc_url),
 	"http://127.0.0.1:8545", 0, 0,
@@ -116,6 +181,14 @@ const struct config_option config_options[] = {
     {"chaind", "reorg_depth", CONFIG_INT, CONFIG_FIELD(chaind, reorg_depth),
 	"64", 1, 10000,
 	"Recent block hashes kept to detect and undo chain reorganisations"},
+    {"chaind", "alert_budget_per_hour", CONFIG_INT,
+	CONFIG_FIELD(chaind, alert_budget_per_hour), "60", 0, 1000000,
+	"Alerts (Banned, WrongCountry) written on-chain per hour at most; "
+	"the rest are logged only"},
+    {"chaind", "alert_ip", CONFIG_STRING, CONFIG_FIELD(chaind, alert_ip),
+	"hash", 0, 0,
+	"How an alert names a client IP on-chain: hash (keyed, see "
+	"ip_hash_key_file) or clear (personal data that cannot be erased)"},
 
     {NULL, NULL, CONFIG_STRING, 0, NULL, 0, 0, NULL},
 };

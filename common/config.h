@@ -12,6 +12,11 @@
 
 #define FLYTRAP_CONFIG_PATH "/etc/flytrap/flytrap.conf"
 
+/* Where read-only data (the GeoIP database) is installed. */
+#ifndef FLYTRAP_DATADIR
+#define FLYTRAP_DATADIR "/usr/local/share/flytrap"
+#endif
+
 struct flytrap_config {
 	struct {
 		char *realm;
@@ -31,6 +36,12 @@ struct flytrap_config {
 		bool forward_username;
 		long long acl_timeout_ms;
 		long long acl_cache_size;
+		char *proxy_listen; /* listeners that require a PROXY header */
+		char *proxy_protocol; /* v1, v2 or any */
+		char *proxy_trusted; /* CIDR list of load balancers */
+		char *unknown_country; /* deny or allow */
+		long long max_auth_pending;
+		long long max_auth_pending_per_ip;
 	} proxyd;
 	struct {
 		long long token_skew_s;
@@ -38,6 +49,19 @@ struct flytrap_config {
 		long long replay_cache_size;
 		long long challenge_lifetime_s;
 		long long max_pending_challenges;
+		long long ban_threshold;
+		long long ban_window_s;
+		long long ban_duration_s;
+		long long ban_escalation;
+		long long ban_max_s;
+		long long ban_memory_s;
+		long long address_ban_threshold;
+		long long connect_rate;
+		long long connect_burst;
+		char *bans_file;
+		char *geoip_database;
+		char *ip_hash_key_file;
+		bool chain_bans;
 	} authd;
 	struct {
 		char *rpc_url;
@@ -50,6 +74,8 @@ struct flytrap_config {
 		long long rpc_timeout_ms;
 		long long confirmations;
 		long long reorg_depth;
+		long long alert_budget_per_hour;
+		char *alert_ip; /* hash or clear */
 	} chaind;
 };
 

@@ -26,6 +26,22 @@ static const char *const ipc_type_names[IPC_TYPE_MAX] = {
     [IPC_STATUS_REPLY] = "STATUS_REPLY",
     [IPC_TX_SUBMIT] = "TX_SUBMIT",
     [IPC_TX_SUBMIT_REPLY] = "TX_SUBMIT_REPLY",
+    [IPC_CONN_CHECK] = "CONN_CHECK",
+    [IPC_CONN_CHECK_REPLY] = "CONN_CHECK_REPLY",
+    [IPC_STRIKE] = "STRIKE",
+    [IPC_STRIKE_REPLY] = "STRIKE_REPLY",
+    [IPC_BAN_NOTICE] = "BAN_NOTICE",
+    [IPC_BAN_ADD] = "BAN_ADD",
+    [IPC_BAN_REMOVE] = "BAN_REMOVE",
+    [IPC_BAN_REPLY] = "BAN_REPLY",
+    [IPC_BAN_LIST] = "BAN_LIST",
+    [IPC_BAN_LIST_REPLY] = "BAN_LIST_REPLY",
+    [IPC_AUTHD_STATUS] = "AUTHD_STATUS",
+    [IPC_AUTHD_STATUS_REPLY] = "AUTHD_STATUS_REPLY",
+    [IPC_ALERT] = "ALERT",
+    [IPC_ALERT_REPLY] = "ALERT_REPLY",
+    [IPC_BAN_SYNC] = "BAN_SYNC",
+    [IPC_BAN_SYNC_REPLY] = "BAN_SYNC_REPLY",
 };
 
 /* Returns a static name for `s` ("unknown status" for values out of range). */

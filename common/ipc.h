@@ -21,7 +21,7 @@
 #define IPC_WUR __attribute__((warn_unused_result))
 
 /* Bumped on every change to the message set or to a message's fields. */
-#define IPC_VERSION 5
+#define IPC_VERSION 6
 
 /* The largest frame body either side accepts. */
 #define IPC_MAX_FRAME (1024 * 1024)
@@ -52,6 +52,22 @@ enum ipc_type {
 	IPC_STATUS_REPLY, /* str: a JSON object of figures */
 	IPC_TX_SUBMIT, /* a daemon -> chaind: send this call to the contract */
 	IPC_TX_SUBMIT_REPLY,
+	IPC_CONN_CHECK, /* proxyd -> authd: may this IP connect; country */
+	IPC_CONN_CHECK_REPLY,
+	IPC_STRIKE, /* proxyd -> authd: a denied request counts to a ban */
+	IPC_STRIKE_REPLY,
+	IPC_BAN_NOTICE, /* authd -> proxyd, unsolicited: close these */
+	IPC_BAN_ADD, /* flytrapctl -> authd (admin socket): ban by hand */
+	IPC_BAN_REMOVE, /* flytrapctl -> authd (admin socket): lift a ban */
+	IPC_BAN_REPLY,
+	IPC_BAN_LIST, /* flytrapctl -> authd (admin socket) */
+	IPC_BAN_LIST_REPLY, /* str: a JSON array of bans */
+	IPC_AUTHD_STATUS, /* flytrapctl -> authd (admin socket): counters */
+	IPC_AUTHD_STATUS_REPLY, /* str: a JSON object */
+	IPC_ALERT, /* authd -> chaind: write a Banned/WrongCountry alert */
+	IPC_ALERT_REPLY,
+	IPC_BAN_SYNC, /* authd -> chaind: Banned events after a cursor */
+	IPC_BAN_SYNC_REPLY,
 	IPC_TYPE_MAX
 };
 

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 PACKAGES="build-essential clang clang-format pkg-config libev-dev libssl-dev
 libsecp256k1-dev libcurl4-openssl-dev libmsgpack-dev libmaxminddb-dev
 libsqlite3-dev libinih-dev libjansson-dev libcmocka-dev mosquitto
-mosquitto-clients python3-pytest python3-paho-mqtt python3-msgpack curl
+mosquitto-clients haproxy python3-pytest python3-paho-mqtt python3-msgpack curl
 nodejs npm"
 
 installed() {
