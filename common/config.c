@@ -112,15 +112,14 @@ const struct config_option config_options[] = {
     {"authd", "ban_window_s", CONFIG_INT, CONFIG_FIELD(authd, ban_window_s),
 	"600", 1, 31536000,
 	"Seconds after which an IP's or address's failure count starts over"},
-    {"authd", "ban_duration_s", CONFIG_INT,
-	CONFIG_FIELD(authd, ban_duration_s), "300", 1, 31536000,
-	"Seconds a first automatic ban lasts"},
-    {"authd", "ban_escalation", CONFIG_INT,
-	CONFIG_FIELD(authd, ban_escalation), "2", 1, 1000,
+    {"authd", "ban_duration_s", CONFIG_INT, CONFIG_FIELD(authd, ban_duration_s),
+	"300", 1, 31536000, "Seconds a first automatic ban lasts"},
+    {"authd", "ban_escalation", CONFIG_INT, CONFIG_FIELD(authd, ban_escalation),
+	"2", 1, 1000,
 	"Factor by which each repeat ban of the same IP or address lasts "
 	"longer"},
-    {"authd", "ban_max_s", CONFIG_INT, CONFIG_FIELD(authd, ban_max_s),
-	"86400", 1, 31536000, "Longest automatic ban, in seconds"},
+    {"authd", "ban_max_s", CONFIG_INT, CONFIG_FIELD(authd, ban_max_s), "86400",
+	1, 31536000, "Longest automatic ban, in seconds"},
     {"authd", "ban_memory_s", CONFIG_INT, CONFIG_FIELD(authd, ban_memory_s),
 	"86400", 0, 31536000,
 	"Seconds an expired ban still makes the next one a repeat"},
@@ -133,7 +132,8 @@ const struct config_option config_options[] = {
 	"Connection attempts per second one IP may make before further "
 	"sockets are closed without a word (0: no limit)"},
     {"authd", "connect_burst", CONFIG_INT, CONFIG_FIELD(authd, connect_burst),
-	"20", 1, 1000000, "Attempts one IP may make at once above connect_rate"},
+	"20", 1, 1000000,
+	"Attempts one IP may make at once above connect_rate"},
     {"authd", "bans_file", CONFIG_STRING, CONFIG_FIELD(authd, bans_file),
 	"/var/lib/flytrap/bans.json", 0, 0,
 	"File keeping the bans across restarts (empty: memory only)"},
@@ -198,6 +198,48 @@ const struct config_option config_options[] = {
 
 /* ---- Values ---------------------------------------------------------------- */
 
+/* String options that take one of a few words: {field, "a|b|c"}. */
+static const struct {
+	size_t offset;
+	const char *words;
+	const char *text; /* for error messages */
+} config_choices[] = {
+    {CONFIG_FIELD(global, log_level), "error|warn|info|debug",
+	"one of error, warn, info, debug"},
+    {CONFIG_FIELD(proxyd, proxy_protocol), "v1|v2|any", "v1, v2 or any"},
+    {CONFIG_FIELD(proxyd, unknown_country), "deny|allow", "deny or allow"},
+    {CONFIG_FIELD(chaind, alert_ip), "hash|clear", "hash or clear"},
+};
+
+/* The choices of a string option, or -1 when it takes any string. */
+static int
+config_choice_index(const struct config_option *opt)
+{
+	for (size_t i = 0;
+	     i < sizeof(config_choices) / sizeof(config_choices[0]); i++)
+		if (config_choices[i].offset == opt->offset)
+			return (int)i;
+	return -1;
+}
+
+/* True when value is one of the '|'-separated words. */
+static bool
+config_word_in(const char *value, const char *words)
+{
+	size_t n = strlen(value);
+
+	while (*words != '\0') {
+		const char *end = strchr(words, '|');
+		size_t len =
+		    end != NULL ? (size_t)(end - words) : strlen(words);
+
+		if (len == n && strncmp(value, words, n) == 0)
+			return true;
+		words += len + (end != NULL);
+	}
+	return false;
+}
+
 /* Parses decimal digits with an optional '-', the whole string. */
 static bool
 config_parse_int(const char *s, long long *out)
@@ -250,15 +292,16 @@ config_set(struct flytrap_config *cfg, const struct config_option *opt,
     const char *value)
 {
 	char *field = (char *)cfg + opt->offset;
-	enum log_level level;
 	long long n;
 	bool b;
 	char *copy;
+	int choice;
 
 	switch (opt->type) {
 	case CONFIG_STRING:
-		if (opt->offset == CONFIG_FIELD(global, log_level) &&
-		    !log_level_parse(value, &level))
+		choice = config_choice_index(opt);
+		if (choice >= 0 &&
+		    !config_word_in(value, config_choices[choice].words))
 			return false;
 		if ((copy = strdup(value)) == NULL)
 			fatal("config: strdup");
@@ -293,8 +336,9 @@ config_describe_valid(const struct config_option *opt, char *out, size_t len)
 		snprintf(out, len, "true or false (or yes/no, on/off, 1/0)");
 		return;
 	case CONFIG_STRING:
-		if (opt->offset == CONFIG_FIELD(global, log_level)) {
-			snprintf(out, len, "one of error, warn, info, debug");
+		if (config_choice_index(opt) >= 0) {
+			snprintf(out, len, "%s",
+			    config_choices[config_choice_index(opt)].text);
 			return;
 		}
 		break;

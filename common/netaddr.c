@@ -9,8 +9,7 @@
 
 #include "netaddr.h"
 
-static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
-    0xff};
+static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 static void
 netaddr_set6(struct netaddr *out, const uint8_t b[16])
@@ -213,7 +212,8 @@ netrange_list_parse(const char *spec, struct netrange **out, size_t *n,
 			return false;
 		}
 		list = grown;
-		if (!netrange_parse(start, (size_t)(end - start), &list[count])) {
+		if (!netrange_parse(
+			start, (size_t)(end - start), &list[count])) {
 			snprintf(err, errlen,
 			    "bad address or range '%.*s' (want a.b.c.d, "
 			    "a.b.c.d/n or an IPv6 form, host bits zero)",

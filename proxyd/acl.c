@@ -31,6 +31,8 @@ enum acl_mark {
 	ACL_MARK_ASKED,
 	ACL_MARK_ALLOW,
 	ACL_MARK_DENY,
+	ACL_MARK_DENY_COUNTRY,
+	ACL_MARK_FAILED,
 };
 
 /* One remembered answer. */
@@ -44,6 +46,7 @@ struct acl_entry {
 	uint8_t action;
 	uint8_t verdict; /* ACL_ALLOW or ACL_DENY */
 	bool sensitive;
+	bool wrong_country; /* denied only for the session's country */
 	bool referenced; /* CLOCK: used since the hand last passed */
 	char data[]; /* the topic, then the countries */
 };
@@ -67,6 +70,7 @@ struct acl_answer {
 	uint8_t verdict; /* ACL_ALLOW or ACL_DENY */
 	uint64_t valid_until;
 	bool sensitive;
+	bool wrong_country; /* chaind allowed, the session's country not */
 	const char *countries;
 	size_t countries_len;
 };
@@ -214,6 +218,7 @@ cache_insert(struct session *s, uint8_t action, const char *topic, size_t len,
 	e->action = action;
 	e->verdict = a->verdict;
 	e->sensitive = a->sensitive;
+	e->wrong_country = a->wrong_country;
 	e->referenced = false;
 	memcpy(e->data, topic, len);
 	memcpy(e->data + len, a->countries, a->countries_len);
@@ -369,6 +374,52 @@ acl_read_answer(struct proxyd *px, struct ipc_reader *msg, enum ipc_status st,
 	a->verdict = (uint8_t)verdict;
 }
 
+/*
+ * Whether the session's country is among `countries` (concatenated ISO
+ * alpha-2 codes; empty: anywhere). An unknown country passes only with
+ * [proxyd] unknown_country = allow.
+ */
+static bool
+acl_country_ok(const struct session *s, const char *countries, size_t len)
+{
+	if (len == 0)
+		return true;
+	if (s->country[0] == '\0')
+		return s->px->unknown_country_allow;
+	for (size_t i = 0; i + 1 < len; i += 2)
+		if (strncasecmp(countries + i, s->country, 2) == 0)
+			return true;
+	return false;
+}
+
+/* The mark (and decision) an answer makes. */
+static enum acl_mark
+acl_mark_of(uint8_t verdict, bool wrong_country)
+{
+	if (verdict == ACL_ALLOW)
+		return ACL_MARK_ALLOW;
+	return wrong_country ? ACL_MARK_DENY_COUNTRY : ACL_MARK_DENY;
+}
+
+static enum acl_decision
+acl_decision_of(enum acl_mark m)
+{
+	switch (m) {
+	case ACL_MARK_ALLOW:
+		return ACL_DECISION_ALLOW;
+	case ACL_MARK_DENY:
+		return ACL_DECISION_DENY;
+	case ACL_MARK_DENY_COUNTRY:
+		return ACL_DECISION_DENY_COUNTRY;
+	case ACL_MARK_ASKED:
+		return ACL_DECISION_PENDING;
+	case ACL_MARK_FAILED:
+	case ACL_MARK_UNKNOWN:
+		break;
+	}
+	return ACL_DECISION_FAILED;
+}
+
 static void
 acl_answered(struct session *s)
 {
@@ -392,14 +443,19 @@ acl_on_reply(void *arg, struct ipc_reader *msg, enum ipc_status st)
 	 * used, and the decision is asked again (its mark was reset).
 	 */
 	if (rq->generation == s->acl_generation && rq->index < b->count) {
+		if (a.failure == NULL && a.verdict == ACL_ALLOW &&
+		    !acl_country_ok(s, a.countries, a.countries_len)) {
+			a.verdict = ACL_DENY;
+			a.wrong_country = true;
+		}
 		if (a.failure != NULL)
 			acl_log_failure(s, a.failure);
 		else
 			cache_insert(
 			    s, rq->action, rq->topic, rq->topic_len, &a);
-		b->marks[rq->index] =
-		    a.failure == NULL && a.verdict == ACL_ALLOW ? ACL_MARK_ALLOW
-								: ACL_MARK_DENY;
+		b->marks[rq->index] = a.failure != NULL
+		    ? ACL_MARK_FAILED
+		    : acl_mark_of(a.verdict, a.wrong_country);
 	}
 	b->inflight--;
 	free(rq);
@@ -418,14 +474,14 @@ acl_ask(struct session *s, struct session_side *side, uint32_t index,
 	struct ipc_writer w;
 	enum ipc_status st;
 
-	b->marks[index] = ACL_MARK_DENY; /* unless the question goes out */
+	b->marks[index] = ACL_MARK_FAILED; /* unless the question goes out */
 	if (!ipc_client_connected(px->chaind)) {
 		acl_log_failure(s, ipc_status_str(IPC_ERR_DISCONNECTED));
-		return ACL_DECISION_DENY;
+		return ACL_DECISION_FAILED;
 	}
 	if (len > UINT16_MAX || (rq = malloc(sizeof(*rq) + len)) == NULL) {
 		acl_log_failure(s, "out of memory");
-		return ACL_DECISION_DENY;
+		return ACL_DECISION_FAILED;
 	}
 	rq->s = s;
 	rq->generation = s->acl_generation;
@@ -443,7 +499,7 @@ acl_ask(struct session *s, struct session_side *side, uint32_t index,
 	if (st != IPC_OK) {
 		free(rq);
 		acl_log_failure(s, ipc_status_str(st));
-		return ACL_DECISION_DENY;
+		return ACL_DECISION_FAILED;
 	}
 	rq->prev = NULL;
 	rq->next = s->acl_requests;
@@ -466,30 +522,21 @@ acl_decide(struct session *s, struct session_side *side, uint32_t index,
 		if (b->count != count || index >= count)
 			fatalx("acl: decision %u of %u asked of a batch of %u",
 			    index, count, b->count);
-		switch (b->marks[index]) {
-		case ACL_MARK_ALLOW:
-			return ACL_DECISION_ALLOW;
-		case ACL_MARK_DENY:
-			return ACL_DECISION_DENY;
-		case ACL_MARK_ASKED:
-			return ACL_DECISION_PENDING;
-		default:
-			break;
-		}
+		if (b->marks[index] != ACL_MARK_UNKNOWN)
+			return acl_decision_of((enum acl_mark)b->marks[index]);
 	}
 	e = cache_find(
 	    &s->acl_cache, (uint8_t)action, topic, len, ev_now(s->px->loop));
 	if (e != NULL) {
 		/* Kept in the batch: the cache may evict it meanwhile. */
 		if (b->count != 0)
-			b->marks[index] = e->verdict == ACL_ALLOW
-			    ? ACL_MARK_ALLOW
-			    : ACL_MARK_DENY;
-		return e->verdict == ACL_ALLOW ? ACL_DECISION_ALLOW
-					       : ACL_DECISION_DENY;
+			b->marks[index] =
+			    acl_mark_of(e->verdict, e->wrong_country);
+		return acl_decision_of(
+		    acl_mark_of(e->verdict, e->wrong_country));
 	}
 	if (b->count == 0 && !batch_open(b, count))
-		return ACL_DECISION_DENY;
+		return ACL_DECISION_FAILED;
 	if (b->inflight >= ACL_INFLIGHT_MAX)
 		return ACL_DECISION_PENDING; /* asked in a later round */
 	return acl_ask(s, side, index, action, topic, len);

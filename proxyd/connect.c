@@ -91,6 +91,7 @@ connect_cancel(struct session *s)
 		ipc_client_cancel(s->px->authd, s->ipc_id);
 		s->ipc_pending = false;
 	}
+	defence_auth_release(s);
 }
 
 /* Re-reads the held CONNECT; it decoded once, so it decodes again. */
@@ -156,6 +157,7 @@ connect_on_verdict(void *arg, struct ipc_reader *msg, enum ipc_status st)
 	size_t hex_len = 0;
 
 	s->ipc_pending = false;
+	defence_auth_release(s);
 	if (st == IPC_OK &&
 	    (ipc_get_u64(msg, &verdict) != IPC_OK ||
 		ipc_get_str(msg, &hex, &hex_len) != IPC_OK ||
@@ -180,6 +182,13 @@ connect_request(struct session *s, struct ipc_writer *w, uint32_t id,
 	struct proxyd *px = s->px;
 	enum ipc_status st;
 
+	/* Signature work at authd is bounded per client IP and in all. */
+	if (next != SESSION_AUTH_CHALLENGE && !defence_auth_acquire(s)) {
+		ipc_msg_discard(w);
+		connect_refuse(s, MQTT_RC_SERVER_BUSY,
+		    "too many credential checks waiting at authd");
+		return;
+	}
 	st = ipc_client_send(px->authd, w, id, px->auth_timeout, on_reply, s);
 	if (st != IPC_OK) {
 		connect_refuse(
@@ -392,6 +401,13 @@ connect_on_connect(
 		return;
 	}
 	s->version = p.u.connect.version;
+	if (s->refuse != 0) {
+		/* Decided on the IP alone: no credential is looked at. */
+		connect_refuse(s, s->refuse,
+		    s->refuse == MQTT_RC_BANNED ? "banned"
+						: "authd did not judge the IP");
+		return;
+	}
 	if ((s->connect_pkt = malloc(len)) == NULL) {
 		session_abort(s, "out of memory");
 		return;
@@ -440,6 +456,7 @@ connect_authorize_will(struct session *s)
 {
 	struct mqtt_packet p;
 	const struct mqtt_bytes *topic;
+	enum acl_decision d;
 
 	connect_saved(s, &p);
 	if (!p.u.connect.will_flag) {
@@ -448,8 +465,9 @@ connect_authorize_will(struct session *s)
 	}
 	/* The client's input is not read now: its batch is free to use. */
 	topic = &p.u.connect.will_topic;
-	switch (acl_decide(
-	    s, &s->client, 0, 1, ACL_PUBLISH, topic->data, topic->len)) {
+	d = acl_decide(
+	    s, &s->client, 0, 1, ACL_PUBLISH, topic->data, topic->len);
+	switch (d) {
 	case ACL_DECISION_PENDING:
 		if (s->state != SESSION_ACL_WILL)
 			session_set_state(s, SESSION_ACL_WILL);
@@ -459,6 +477,11 @@ connect_authorize_will(struct session *s)
 		connect_broker(s);
 		return;
 	case ACL_DECISION_DENY:
+	case ACL_DECISION_DENY_COUNTRY:
+		defence_strike(s, ACL_PUBLISH, topic->data, topic->len,
+		    d == ACL_DECISION_DENY_COUNTRY);
+		/* FALLTHROUGH */
+	case ACL_DECISION_FAILED:
 		acl_packet_done(s, &s->client);
 		acl_log_denial(s, ACL_PUBLISH, topic->data, topic->len, "Will");
 		connect_refuse(

@@ -20,6 +20,7 @@ struct listener {
 	int fd;
 	ev_io io;
 	ev_timer backoff;
+	bool proxy_header; /* every connection starts with a PROXY header */
 	char name[80];
 };
 
@@ -87,7 +88,8 @@ listener_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
-			session_accept(l->px, fd, (struct sockaddr *)&ss, len);
+			session_accept(l->px, fd, (struct sockaddr *)&ss, len,
+			    l->proxy_header);
 			continue;
 		}
 		switch (errno) {
@@ -114,7 +116,7 @@ listener_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 static bool
-listener_open(struct proxyd *px, const char *spec)
+listener_open(struct proxyd *px, const char *spec, bool proxy_header)
 {
 	struct sockaddr_storage ss;
 	struct listener *l;
@@ -122,8 +124,8 @@ listener_open(struct proxyd *px, const char *spec)
 	int fd, one = 1;
 
 	if (!proxyd_resolve(spec, true, &ss, &len)) {
-		log_err(
-		    "[proxyd] listen: bad address '%s' (want host:port)", spec);
+		log_err("[proxyd] %s: bad address '%s' (want host:port)",
+		    proxy_header ? "proxy_listen" : "listen", spec);
 		return false;
 	}
 	fd =
@@ -147,6 +149,7 @@ listener_open(struct proxyd *px, const char *spec)
 	}
 	l->px = px;
 	l->fd = fd;
+	l->proxy_header = proxy_header;
 	snprintf(l->name, sizeof(l->name), "%s", spec);
 	ev_io_init(&l->io, listener_on_accept, fd, EV_READ);
 	l->io.data = l;
@@ -158,7 +161,7 @@ listener_open(struct proxyd *px, const char *spec)
 }
 
 bool
-listener_open_all(struct proxyd *px, const char *spec)
+listener_open_all(struct proxyd *px, const char *spec, bool proxy_header)
 {
 	char *copy, *item, *save = NULL;
 	bool ok = true;
@@ -167,12 +170,8 @@ listener_open_all(struct proxyd *px, const char *spec)
 		return false;
 	for (item = strtok_r(copy, ", ", &save); item != NULL && ok;
 	     item = strtok_r(NULL, ", ", &save))
-		ok = listener_open(px, item);
+		ok = listener_open(px, item, proxy_header);
 	free(copy);
-	if (ok && px->listeners == NULL) {
-		log_err("[proxyd] listen: no address given");
-		ok = false;
-	}
 	return ok;
 }
 
@@ -183,7 +182,8 @@ listener_start_all(struct proxyd *px)
 
 	for (l = px->listeners; l != NULL; l = l->next) {
 		ev_io_start(px->loop, &l->io);
-		log_info("listening on %s", l->name);
+		log_info("listening on %s%s", l->name,
+		    l->proxy_header ? " (PROXY protocol required)" : "");
 	}
 }
 

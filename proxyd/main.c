@@ -10,8 +10,33 @@
 #include "ipc.h"
 #include "log.h"
 #include "proxyd.h"
+#include "proxyproto.h"
 
 static struct proxyd proxyd;
+
+/* Settings of defence.c: load balancers, countries, authd's load. */
+static void
+proxyd_open_defence(const struct flytrap_config *cfg)
+{
+	const char *versions = cfg->proxyd.proxy_protocol;
+	char err[256];
+
+	if (!netrange_list_parse(cfg->proxyd.proxy_trusted,
+		&proxyd.proxy_trusted, &proxyd.n_proxy_trusted, err,
+		sizeof(err)))
+		fatalx("[proxyd] proxy_trusted: %s", err);
+	if (cfg->proxyd.proxy_listen[0] != '\0' && proxyd.n_proxy_trusted == 0)
+		fatalx("[proxyd] proxy_listen is set but proxy_trusted is "
+		       "empty: no load balancer could connect");
+	proxyd.proxy_versions = strcmp(versions, "v1") == 0 ? PROXYPROTO_V1
+	    : strcmp(versions, "v2") == 0                   ? PROXYPROTO_V2
+					  : PROXYPROTO_V1 | PROXYPROTO_V2;
+	proxyd.unknown_country_allow =
+	    strcmp(cfg->proxyd.unknown_country, "allow") == 0;
+	proxyd.max_auth_pending = (uint32_t)cfg->proxyd.max_auth_pending;
+	proxyd.max_auth_pending_per_ip =
+	    (uint32_t)cfg->proxyd.max_auth_pending_per_ip;
+}
 
 static void
 proxyd_open(struct daemon_ctx *ctx)
@@ -44,8 +69,13 @@ proxyd_open(struct daemon_ctx *ctx)
 	proxyd.props_scratch = malloc(proxyd.max_packet);
 	if (proxyd.scratch == NULL || proxyd.props_scratch == NULL)
 		fatalx("out of memory");
-	if (!listener_open_all(&proxyd, cfg->proxyd.listen))
+	proxyd_open_defence(cfg);
+	if (!listener_open_all(&proxyd, cfg->proxyd.listen, false) ||
+	    !listener_open_all(&proxyd, cfg->proxyd.proxy_listen, true))
 		fatalx("cannot open the listeners");
+	if (proxyd.listeners == NULL)
+		fatalx("[proxyd] listen and proxy_listen are both empty: "
+		       "nowhere to accept clients");
 }
 
 static void
@@ -57,6 +87,7 @@ proxyd_start(struct daemon_ctx *ctx)
 	proxyd.authd = ipc_client_new(ctx->loop, path, "authd");
 	if (proxyd.authd == NULL)
 		fatalx("out of memory");
+	defence_start(&proxyd);
 	daemon_runtime_path(ctx, "chaind.sock", path, sizeof(path));
 	acl_start(&proxyd, path);
 	listener_start_all(&proxyd);
@@ -73,6 +104,8 @@ proxyd_stop(struct daemon_ctx *ctx)
 	acl_stop(&proxyd);
 	free(proxyd.scratch);
 	free(proxyd.props_scratch);
+	free(proxyd.proxy_trusted);
+	free(proxyd.auth_by_ip);
 }
 
 static const struct daemon_spec proxyd_spec = {

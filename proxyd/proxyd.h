@@ -19,10 +19,12 @@
 #include "config.h"
 #include "eth.h"
 #include "mqtt.h"
+#include "netaddr.h"
 #include "token.h"
 
 struct acl_entry;
 struct acl_request;
+struct defence_ip;
 struct ipc_client;
 struct listener;
 
@@ -50,6 +52,16 @@ struct proxyd {
 	size_t scratch_len;
 	uint8_t *props_scratch; /* max_packet */
 	struct listener *listeners;
+	/* Defence (defence.c): load balancers, countries, authd's work. */
+	struct netrange *proxy_trusted; /* who may send PROXY headers */
+	size_t n_proxy_trusted;
+	unsigned proxy_versions; /* PROXYPROTO_V1 | PROXYPROTO_V2 */
+	bool unknown_country_allow;
+	uint32_t max_auth_pending; /* credential checks at authd at once */
+	uint32_t max_auth_pending_per_ip;
+	uint32_t auth_pending;
+	struct defence_ip **auth_by_ip; /* pending checks per client IP */
+	uint64_t strikes_lost; /* strikes authd never got */
 };
 
 /*
@@ -57,6 +69,8 @@ struct proxyd {
  * change goes through session_set_state().
  */
 enum session_state {
+	SESSION_PROXY_HEADER, /* reading the load balancer's PROXY header */
+	SESSION_CONN_CHECK, /* authd judges the client IP; nothing read */
 	SESSION_WAIT_CONNECT, /* reading the client's CONNECT */
 	SESSION_AUTH_TOKEN, /* authd is checking a token */
 	SESSION_AUTH_CHALLENGE, /* authd is issuing a nonce */
@@ -139,6 +153,14 @@ struct session {
 	uint8_t nonce[TOKEN_NONCE_LEN];
 	char address[ETH_ADDRESS_HEX_SIZE];
 	char peer[64]; /* client IP, for logs and authd */
+	struct netaddr ip; /* the client's, from the socket or PROXY header */
+	char country[3]; /* ISO 3166 alpha-2 from authd; "" unknown */
+	/*
+	 * The CONNACK reason every CONNECT on this connection gets, decided
+	 * before it arrived (a banned IP, authd unreachable); 0: none.
+	 */
+	uint8_t refuse;
+	bool auth_slot; /* holds one of the credential-check slots */
 	bool dead; /* torn down; freed after this loop iteration */
 	/* Authorisation (acl.c, relay.c). */
 	struct acl_cache acl_cache;
@@ -154,8 +176,8 @@ struct session {
 };
 
 /* session.c */
-void session_accept(
-    struct proxyd *px, int fd, const struct sockaddr *sa, socklen_t salen);
+void session_accept(struct proxyd *px, int fd, const struct sockaddr *sa,
+    socklen_t salen, bool proxy_header);
 void session_set_state(struct session *s, enum session_state st);
 /*
  * Queues bytes for one side. Returns false when out of memory, and then
@@ -201,7 +223,9 @@ void relay_session_free(struct session *s);
 /* acl.c: chaind's answers, the per-session cache, invalidation. */
 enum acl_decision {
 	ACL_DECISION_ALLOW,
-	ACL_DECISION_DENY, /* refused, or chaind failed to answer */
+	ACL_DECISION_DENY, /* no right: counts toward a ban */
+	ACL_DECISION_DENY_COUNTRY, /* a right, but not from this country */
+	ACL_DECISION_FAILED, /* chaind failed to answer: denied, not counted */
 	ACL_DECISION_PENDING, /* asked chaind: hold the packet */
 };
 
@@ -216,7 +240,10 @@ void acl_stop(struct proxyd *px);
  * returns ACL_DECISION_PENDING; the caller then holds the packet (every
  * decision of it is asked for before returning, up to a bound), and it is
  * handled again once the answers are in. Failures (chaind down, busy,
- * timed out, unable to tell) are ACL_DECISION_DENY and are not cached.
+ * timed out, unable to tell) are ACL_DECISION_FAILED and are not cached.
+ * An answer that allows, from an entry limited to countries the session's
+ * country is not among (or unknown, unless [proxyd] unknown_country =
+ * allow), is ACL_DECISION_DENY_COUNTRY.
  * A cached answer costs no allocation and no IPC.
  */
 enum acl_decision acl_decide(struct session *s, struct session_side *side,
@@ -252,8 +279,31 @@ void connect_cancel(struct session *s);
  */
 void connect_authorize_will(struct session *s);
 
+/*
+ * defence.c: authd's side of a connection's life. Each connection's IP is
+ * judged (banned? over the attempt rate? which country?) before any
+ * CONNECT byte is read; denied requests are reported as strikes; a ban
+ * closes the sessions it covers; credential checks waiting at authd are
+ * bounded, per client IP and in all.
+ */
+void defence_start(struct proxyd *px);
+/* Sends IPC_CONN_CHECK for a connection whose client IP is known. */
+void defence_check_connection(struct session *s);
+/* Reports a denied request to authd (fire and forget). */
+void defence_strike(struct session *s, enum acl_action action,
+    const uint8_t *topic, size_t len, bool wrong_country);
+/*
+ * Takes a credential-check slot for the session; false when its IP or
+ * the whole proxy has too many checks waiting at authd.
+ */
+bool defence_auth_acquire(struct session *s)
+    __attribute__((warn_unused_result));
+void defence_auth_release(struct session *s);
+/* Reads the PROXY header at the head of the client's input. */
+void defence_proxy_header(struct session *s);
+
 /* listener.c */
-bool listener_open_all(struct proxyd *px, const char *spec)
+bool listener_open_all(struct proxyd *px, const char *spec, bool proxy_header)
     __attribute__((warn_unused_result));
 void listener_start_all(struct proxyd *px);
 void listener_close_all(struct proxyd *px);

@@ -84,6 +84,7 @@ relay_client_publish(struct session *s, const struct mqtt_packet *p,
 {
 	const struct mqtt_publish *pub = &p->u.publish;
 	struct mqtt_prop alias;
+	enum acl_decision d;
 
 	if (s->version == MQTT_V5 &&
 	    mqtt_props_find(&pub->props, MQTT_PROP_TOPIC_ALIAS, &alias)) {
@@ -96,8 +97,9 @@ relay_client_publish(struct session *s, const struct mqtt_packet *p,
 		    "client used a Topic Alias");
 		return RELAY_CONSUMED;
 	}
-	switch (acl_decide(s, &s->client, 0, 1, ACL_PUBLISH, pub->topic.data,
-	    pub->topic.len)) {
+	d = acl_decide(
+	    s, &s->client, 0, 1, ACL_PUBLISH, pub->topic.data, pub->topic.len);
+	switch (d) {
 	case ACL_DECISION_PENDING:
 		return RELAY_HOLD;
 	case ACL_DECISION_ALLOW:
@@ -106,6 +108,11 @@ relay_client_publish(struct session *s, const struct mqtt_packet *p,
 		session_queue(s, &s->broker, pkt, len);
 		return RELAY_CONSUMED;
 	case ACL_DECISION_DENY:
+	case ACL_DECISION_DENY_COUNTRY:
+		defence_strike(s, ACL_PUBLISH, pub->topic.data, pub->topic.len,
+		    d == ACL_DECISION_DENY_COUNTRY);
+		break;
+	case ACL_DECISION_FAILED:
 		break;
 	}
 	if (pub->qos > 0)
@@ -230,7 +237,8 @@ relay_client_subscribe(struct session *s, const struct mqtt_packet *p,
 	const char *f;
 	size_t flen;
 	uint8_t options;
-	bool pending = false;
+	bool pending = false, struck;
+	enum acl_decision d;
 
 	/* Every decision is asked for before holding: they go out at once. */
 	mqtt_list_iter_init(&it, sub, true);
@@ -239,13 +247,16 @@ relay_client_subscribe(struct session *s, const struct mqtt_packet *p,
 		flen = filter.len;
 		(void)topic_strip_share(&f, &flen);
 		flags[i] = 0;
-		switch (acl_decide(s, &s->client, i, count, ACL_SUBSCRIBE,
-		    (const uint8_t *)f, flen)) {
+		d = acl_decide(s, &s->client, i, count, ACL_SUBSCRIBE,
+		    (const uint8_t *)f, flen);
+		switch (d) {
 		case ACL_DECISION_PENDING:
 			pending = true;
 			break;
 		case ACL_DECISION_DENY:
-			flags[i] = 1;
+		case ACL_DECISION_DENY_COUNTRY:
+		case ACL_DECISION_FAILED:
+			flags[i] = (uint8_t)d;
 			denied++;
 			break;
 		case ACL_DECISION_ALLOW:
@@ -263,12 +274,22 @@ relay_client_subscribe(struct session *s, const struct mqtt_packet *p,
 		s->subscribe_blocked = true;
 		return RELAY_HOLD;
 	}
+	/* One strike per SUBSCRIBE, however many filters it was refused. */
+	struck = false;
 	i = 0;
 	mqtt_list_iter_init(&it, sub, true);
-	while (mqtt_list_next(&it, &filter, &options))
-		if (flags[i++])
-			acl_log_denial(s, ACL_SUBSCRIBE, filter.data,
-			    filter.len, "SUBSCRIBE filter");
+	while (mqtt_list_next(&it, &filter, &options)) {
+		d = (enum acl_decision)flags[i++];
+		if (d == 0)
+			continue;
+		acl_log_denial(s, ACL_SUBSCRIBE, filter.data, filter.len,
+		    "SUBSCRIBE filter");
+		if (!struck && d != ACL_DECISION_FAILED) {
+			defence_strike(s, ACL_SUBSCRIBE, filter.data,
+			    filter.len, d == ACL_DECISION_DENY_COUNTRY);
+			struck = true;
+		}
+	}
 	if (denied == count)
 		relay_refuse_subscribe(s, sub);
 	else
@@ -344,6 +365,9 @@ relay_broker_publish(struct session *s, const struct mqtt_packet *p,
 		session_queue(s, &s->client, pkt, len);
 		return RELAY_CONSUMED;
 	case ACL_DECISION_DENY:
+	case ACL_DECISION_DENY_COUNTRY:
+	case ACL_DECISION_FAILED:
+		/* The client asked for nothing: no strike. */
 		break;
 	}
 	acl_log_denial(

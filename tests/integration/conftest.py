@@ -30,6 +30,9 @@ BUILD = _build if _build.is_absolute() else REPO / _build
 BIN = BUILD / "bin"
 MOSQUITTO = "/usr/sbin/mosquitto"
 ETHSIGN = REPO / "tests" / "tools" / "ethsign.js"
+# The DB-IP Country Lite database `make deps` installs from npm.
+GEOIP_DB = (REPO / "node_modules" / "@ip-location-db" / "dbip-country-mmdb"
+            / "dbip-country.mmdb")
 REALM = "flytrap-test-realm"
 HOST = "127.0.0.1"
 
@@ -389,7 +392,11 @@ class FlyTrap:
         p = {"listen": "%s:%d" % (HOST, self.proxy_port),
              "broker": "%s:%d" % (HOST, self.broker_port),
              "connect_timeout_ms": "2000", "auth_timeout_ms": "1000"}
-        a = {}
+        # Bans are off unless a test turns them on: most tests are refused
+        # on purpose, again and again, from one loopback address.
+        a = {"ban_threshold": "0", "address_ban_threshold": "0",
+             "bans_file": str(self.dir / "bans.json"),
+             "geoip_database": str(GEOIP_DB)}
         g.update(global_ or {})
         p.update(proxyd or {})
         a.update(authd or {})

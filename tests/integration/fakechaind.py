@@ -63,6 +63,10 @@ IPC_VERSION, TYPES, ACTIONS, VERDICTS = _constants()
 ACL_CHECK = TYPES["IPC_ACL_CHECK"]
 ACL_CHECK_REPLY = TYPES["IPC_ACL_CHECK_REPLY"]
 ACL_INVALIDATE = TYPES["IPC_ACL_INVALIDATE"]
+ALERT = TYPES["IPC_ALERT"]
+ALERT_REPLY = TYPES["IPC_ALERT_REPLY"]
+BAN_SYNC = TYPES["IPC_BAN_SYNC"]
+BAN_SYNC_REPLY = TYPES["IPC_BAN_SYNC_REPLY"]
 PUBLISH = ACTIONS["ACL_PUBLISH"]
 SUBSCRIBE = ACTIONS["ACL_SUBSCRIBE"]
 ALLOW = VERDICTS["ACL_ALLOW"]
@@ -132,6 +136,17 @@ class Rule:
         return covers(self.entry.replace("${address}", address), topic)
 
 
+def _peer_name(conn):
+    """The command name of the process at the other end of a Unix socket."""
+    try:
+        cred = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                               struct.calcsize("3i"))
+        pid = struct.unpack("3i", cred)[0]
+        return Path("/proc/%d/comm" % pid).read_text().strip()
+    except OSError:
+        return ""
+
+
 # ---- The server ------------------------------------------------------------
 
 
@@ -145,6 +160,8 @@ class FakeChaind:
         self.mode = "answer"  # or "hang", "unavailable"
         self.delay = 0.0
         self.requests = []  # (address, action, topic), in arrival order
+        self.alerts = []  # IPC_ALERT fields from authd, in arrival order
+        self.ban_syncs = 0
         self.held = []  # (conn, id) of requests left unanswered
         self.errors = []
         self.accepted = 0
@@ -198,7 +215,10 @@ class FakeChaind:
                 return
             with self.cond:
                 self.conns.append(conn)
-                self.accepted += 1
+                # authd connects too (alerts, ban sync): only proxyd's
+                # connections are counted.
+                if _peer_name(conn) != "authd":
+                    self.accepted += 1
                 self.cond.notify_all()
             threading.Thread(target=self._serve, args=(conn,),
                              daemon=True).start()
@@ -278,6 +298,12 @@ class FakeChaind:
         body = b"".join(msgpack.packb(o, use_bin_type=True) for o in objs)
         return struct.pack("!I", len(body)) + body
 
+    def _send(self, conn, objs):
+        try:
+            conn.sendall(self._frame(objs))
+        except OSError:
+            pass
+
     def _reply(self, conn, rid, answer):
         verdict, valid_until, sensitive, countries = answer
         try:
@@ -317,6 +343,19 @@ class FakeChaind:
             return
         _, mtype, rid = objs[:3]
         fields = objs[3:]
+        # authd's messages: alerts are recorded and acknowledged as
+        # queued (0); there are never bans from other nodes.
+        if mtype == ALERT and rid != 0 and len(fields) == 7:
+            with self.cond:
+                self.alerts.append(fields)
+                self.cond.notify_all()
+            self._send(conn, [IPC_VERSION, ALERT_REPLY, rid, 0])
+            return
+        if mtype == BAN_SYNC and rid != 0 and len(fields) == 1:
+            with self.cond:
+                self.ban_syncs += 1
+            self._send(conn, [IPC_VERSION, BAN_SYNC_REPLY, rid, fields[0], 0])
+            return
         if mtype != ACL_CHECK or rid == 0:
             self._error("unexpected message type %r id %r" % (mtype, rid))
             return
