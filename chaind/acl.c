@@ -380,6 +380,8 @@ acl_on_check(struct ipc_conn *conn, struct ipc_reader *msg, void *arg)
 
 static const struct ipc_handler acl_handlers[] = {
     {IPC_ACL_CHECK, acl_on_check},
+    {IPC_ALERT, alert_on_alert}, /* alert.c */
+    {IPC_BAN_SYNC, alert_on_ban_sync},
     {0, NULL},
 };
 

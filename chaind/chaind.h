@@ -1,7 +1,8 @@
 /*
  * chaind's shared state and the interfaces between its parts: the ACL
  * evaluator (acl.c), the event follower (follower.c), the contract calls
- * (contract.c) and the status socket (status.c).
+ * (contract.c), the wallet (wallet.c), authd's alerts and ban sync
+ * (alert.c) and the status socket (status.c).
  */
 #ifndef FLYTRAP_CHAIND_H
 #define FLYTRAP_CHAIND_H
@@ -12,6 +13,7 @@
 
 #include <ev.h>
 
+#include "auth.h"
 #include "config.h"
 #include "eth.h"
 #include "store.h"
@@ -62,6 +64,8 @@ struct chaind {
 	uint64_t cache_misses;
 	uint64_t rpc_errors;
 	uint64_t events_seen;
+	uint64_t alerts[ALERT_FAILED + 1]; /* by enum alert_outcome */
+	uint64_t ban_syncs; /* IPC_BAN_SYNC requests answered */
 };
 
 /* acl.c */
@@ -82,6 +86,27 @@ void chaind_entries_free(struct chaind *cd);
 void wallet_open(struct chaind *cd, const char *path);
 void wallet_start(struct chaind *cd);
 void wallet_close(struct chaind *cd);
+/*
+ * Queues call data to the contract and wakes the wallet; only with a
+ * wallet. Returns the transaction id, or 0 when it could not be stored
+ * (logged). Safe inside a store transaction: the wallet reads its queue
+ * only from later callbacks, so a rolled-back one is never sent.
+ */
+uint64_t wallet_submit(
+    struct chaind *cd, const char *purpose, const uint8_t *data, size_t len);
+
+/*
+ * alert.c: authd's alerts to the chain (IPC_ALERT) and the Banned events
+ * it enforces (IPC_BAN_SYNC), both on chaind.sock. alert_open checks the
+ * alert options (fatal when [chaind] alert_ip is neither hash nor clear).
+ */
+void alert_open(struct chaind *cd);
+void alert_close(struct chaind *cd);
+bool alert_on_alert(struct ipc_conn *conn, struct ipc_reader *msg, void *arg);
+bool alert_on_ban_sync(
+    struct ipc_conn *conn, struct ipc_reader *msg, void *arg);
+/* On-chain alerts handed to the wallet in the last hour. */
+uint64_t alert_last_hour(struct chaind *cd);
 
 /* status.c */
 void status_open(struct chaind *cd, const char *path);

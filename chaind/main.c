@@ -66,6 +66,7 @@ chaind_open(struct daemon_ctx *ctx)
 		fatalx("[chaind] contract: '%s' is not a contract address",
 		    cfg->chaind.contract);
 	eth_address_hex(addr, chaind.contract);
+	alert_open(&chaind);
 
 	if ((chaind.store =
 		    store_open(cfg->chaind.database, err, sizeof(err))) == NULL)
@@ -142,6 +143,7 @@ chaind_stop(struct daemon_ctx *ctx)
 	if (chaind.has_wallet)
 		wallet_close(&chaind);
 	acl_close(&chaind);
+	alert_close(&chaind);
 	status_close(&chaind);
 	rpc_client_free(chaind.rpc);
 	store_close(chaind.store);

@@ -1,9 +1,9 @@
 /*
  * chaind's status socket: answers IPC_STATUS with a JSON object of what an
  * operator asks first (`flytrapctl status`): which node and contract, how
- * far behind the chain head, the wallet, and the cache's figures.
+ * far behind the chain head, the wallet, the cache's figures and what
+ * became of authd's alerts.
  */
-#include <stdlib.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +45,17 @@ status_on_request(struct ipc_conn *conn, struct ipc_reader *msg, void *arg)
 		fatalx("out of memory");
 	json_object_set_new(o, "wallet",
 	    cd->has_wallet ? json_string(cd->wallet_address) : json_null());
+	/* Alert outcomes since chaind started; last_hour from the table. */
+	json_object_set_new(o, "alerts",
+	    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "queued",
+		(json_int_t)cd->alerts[ALERT_QUEUED], "duplicate",
+		(json_int_t)cd->alerts[ALERT_DUPLICATE], "over_budget",
+		(json_int_t)cd->alerts[ALERT_OVER_BUDGET], "no_wallet",
+		(json_int_t)cd->alerts[ALERT_NO_WALLET], "failed",
+		(json_int_t)cd->alerts[ALERT_FAILED], "on_chain_last_hour",
+		(json_int_t)alert_last_hour(cd), "budget_per_hour",
+		(json_int_t)cd->cfg->chaind.alert_budget_per_hour, "ban_syncs",
+		(json_int_t)cd->ban_syncs, "ip", cd->cfg->chaind.alert_ip));
 	json_object_set_new(o, "wallet_balance_wei",
 	    cd->has_wallet && cd->wallet_balance[0]
 		? json_string(cd->wallet_balance)

@@ -12,6 +12,7 @@
 
 #include <sqlite3.h>
 
+#include "auth.h"
 #include "log.h"
 
 enum store_stmt {
@@ -38,6 +39,12 @@ enum store_stmt {
 	Q_TX_FINISH,
 	Q_TX_NEXT_SENT,
 	Q_TX_PENDING,
+	Q_EVENT_SEQ_KEEP,
+	Q_EVENTS_AFTER,
+	Q_ALERT_ADD,
+	Q_ALERT_FIND_BAN,
+	Q_ALERT_FIND_COUNTRY,
+	Q_ALERT_COUNT_QUEUED,
 	Q_BEGIN,
 	Q_COMMIT,
 	Q_ROLLBACK,
@@ -48,9 +55,17 @@ static const char *const store_sql[Q_COUNT] = {
     [Q_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [Q_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
 		   "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-    [Q_EVENT_ADD] = "INSERT OR REPLACE INTO events(block, log_index, "
+    /*
+     * An event's rowid is its id for cursors (IPC_BAN_SYNC): one above
+     * every id ever given, including those of events a reorganisation
+     * dropped (meta event_seq), so an id is never given twice.
+     */
+    [Q_EVENT_ADD] = "INSERT OR REPLACE INTO events(rowid, block, log_index, "
 		    "tx_hash, time, action, source, target, name, reason) "
-		    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+		    "VALUES(max(coalesce((SELECT max(rowid) FROM events), 0), "
+		    "coalesce((SELECT value FROM meta "
+		    "WHERE key = 'event_seq'), 0)) + 1, "
+		    "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [Q_EVENTS_DROP] = "DELETE FROM events WHERE block >= ?1",
     [Q_EVENT_COUNT] = "SELECT count(*) FROM events",
     [Q_TOPIC_ADD] = "INSERT OR IGNORE INTO topics(name, block) "
@@ -86,6 +101,28 @@ static const char *const store_sql[Q_COUNT] = {
 		       "FROM txs WHERE state = 1 AND id > ?1 "
 		       "ORDER BY id LIMIT 1",
     [Q_TX_PENDING] = "SELECT count(*) FROM txs WHERE state IN (0, 1)",
+    [Q_EVENT_SEQ_KEEP] = "INSERT INTO meta(key, value) "
+			 "SELECT 'event_seq', coalesce(max(rowid), 0) "
+			 "FROM events WHERE true ON CONFLICT(key) DO UPDATE "
+			 "SET value = max(value, excluded.value)",
+    [Q_EVENTS_AFTER] = "SELECT rowid, block, log_index, tx_hash, time, "
+		       "action, source, target, name, reason FROM events "
+		       "WHERE action = ?1 AND rowid > ?2 ORDER BY rowid",
+    [Q_ALERT_ADD] = "INSERT INTO alerts(time, action, ip, ip_hash, "
+		    "subject, address, reason, until, outcome, tx) "
+		    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    /* A queued alert whose transaction failed does not count as written. */
+    [Q_ALERT_FIND_BAN] = "SELECT 1 FROM alerts WHERE action = ?1 AND "
+			 "subject = ?2 AND outcome = ?3 AND until = ?4 AND "
+			 "NOT EXISTS (SELECT 1 FROM txs WHERE "
+			 "txs.id = alerts.tx AND txs.state = ?5) LIMIT 1",
+    [Q_ALERT_FIND_COUNTRY] = "SELECT 1 FROM alerts WHERE action = ?1 AND "
+			     "subject = ?2 AND outcome = ?3 AND "
+			     "time >= ?4 AND ip = ?5 AND ip_hash = ?6 AND "
+			     "NOT EXISTS (SELECT 1 FROM txs WHERE "
+			     "txs.id = alerts.tx AND txs.state = ?7) LIMIT 1",
+    [Q_ALERT_COUNT_QUEUED] = "SELECT count(*) FROM alerts "
+			     "WHERE outcome = ?1 AND time >= ?2",
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
@@ -121,7 +158,26 @@ static const char store_schema[] =
     "  id INTEGER PRIMARY KEY, purpose TEXT NOT NULL, data BLOB NOT NULL,"
     "  state INTEGER NOT NULL, created INTEGER NOT NULL,"
     "  nonce INTEGER, hash TEXT, raw BLOB, block INTEGER, error TEXT);"
-    "CREATE INDEX IF NOT EXISTS txs_state ON txs(state, id);";
+    "CREATE INDEX IF NOT EXISTS txs_state ON txs(state, id);"
+    /* With the implicit rowid: the Banned events after a cursor. */
+    "CREATE INDEX IF NOT EXISTS events_action_id ON events(action);"
+    /*
+     * Every alert authd asked for, whatever became of it. The clear IP is
+     * personal data kept only here: indexed by ip and address so that a
+     * person's rows are found (and erased) without a scan.
+     */
+    "CREATE TABLE IF NOT EXISTS alerts("
+    "  id INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
+    "  action INTEGER NOT NULL, ip TEXT NOT NULL, ip_hash TEXT NOT NULL,"
+    "  subject TEXT NOT NULL, address TEXT NOT NULL, reason TEXT NOT NULL,"
+    "  until INTEGER NOT NULL, outcome INTEGER NOT NULL,"
+    "  tx INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS alerts_ip ON alerts(ip);"
+    "CREATE INDEX IF NOT EXISTS alerts_ip_hash ON alerts(ip_hash);"
+    "CREATE INDEX IF NOT EXISTS alerts_address ON alerts(address);"
+    "CREATE INDEX IF NOT EXISTS alerts_subject ON "
+    "  alerts(action, subject, outcome);"
+    "CREATE INDEX IF NOT EXISTS alerts_outcome ON alerts(outcome, time);";
 
 struct store {
 	sqlite3 *db;
@@ -181,7 +237,9 @@ bind_u64(sqlite3_stmt *s, int i, uint64_t v)
 static void
 bind_text(sqlite3_stmt *s, int i, const char *text, size_t len)
 {
-	sqlite3_bind_text(s, i, text, (int)len, SQLITE_TRANSIENT);
+	/* An empty string may come as NULL (from msgpack): text, not NULL. */
+	sqlite3_bind_text(
+	    s, i, text != NULL ? text : "", (int)len, SQLITE_TRANSIENT);
 }
 
 static uint64_t
@@ -318,10 +376,52 @@ store_event_add(struct store *st, const struct store_event *ev)
 enum store_status
 store_events_drop_from(struct store *st, uint64_t from)
 {
-	sqlite3_stmt *s = store_prepare(st, Q_EVENTS_DROP);
+	sqlite3_stmt *s;
 
+	/* Remember the highest id first: the next event gets a new one. */
+	if (store_exec(st, store_prepare(st, Q_EVENT_SEQ_KEEP)) != STORE_OK)
+		return STORE_ERROR;
+	s = store_prepare(st, Q_EVENTS_DROP);
 	bind_u64(s, 1, from);
 	return store_exec(st, s);
+}
+
+enum store_status
+store_events_after(struct store *st, unsigned action, uint64_t after,
+    bool (*fn)(void *arg, uint64_t id, const struct store_event *ev), void *arg)
+{
+	sqlite3_stmt *s = store_prepare(st, Q_EVENTS_AFTER);
+	struct store_event ev;
+	enum store_status r = STORE_OK;
+	int rc;
+
+	bind_u64(s, 1, action);
+	bind_u64(s, 2, after);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(&ev, 0, sizeof(ev));
+		ev.block = column_u64(s, 1);
+		ev.log_index = column_u64(s, 2);
+		snprintf(ev.tx_hash, sizeof(ev.tx_hash), "%s",
+		    (const char *)sqlite3_column_text(s, 3));
+		ev.time = column_u64(s, 4);
+		ev.action = (unsigned)sqlite3_column_int(s, 5);
+		snprintf(ev.source, sizeof(ev.source), "%s",
+		    (const char *)sqlite3_column_text(s, 6));
+		snprintf(ev.target, sizeof(ev.target), "%s",
+		    (const char *)sqlite3_column_text(s, 7));
+		ev.name = (const char *)sqlite3_column_text(s, 8);
+		ev.name_len = (size_t)sqlite3_column_bytes(s, 8);
+		ev.reason = (const char *)sqlite3_column_text(s, 9);
+		ev.reason_len = (size_t)sqlite3_column_bytes(s, 9);
+		if (!fn(arg, column_u64(s, 0), &ev))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		log_err("sqlite: %s", sqlite3_errmsg(st->db));
+		r = STORE_ERROR;
+	}
+	sqlite3_reset(s);
+	return r;
 }
 
 uint64_t
@@ -595,4 +695,82 @@ uint64_t
 store_tx_pending(struct store *st)
 {
 	return store_count(st, Q_TX_PENDING);
+}
+
+/* ---- Alerts ------------------------------------------------------------ */
+
+enum store_status
+store_alert_add(struct store *st, const struct store_alert *a, uint64_t *id)
+{
+	sqlite3_stmt *s = store_prepare(st, Q_ALERT_ADD);
+	enum store_status r;
+
+	bind_u64(s, 1, a->time);
+	bind_u64(s, 2, a->action);
+	bind_text(s, 3, a->ip, strlen(a->ip));
+	bind_text(s, 4, a->ip_hash, strlen(a->ip_hash));
+	bind_text(s, 5, a->subject, a->subject_len);
+	bind_text(s, 6, a->address, strlen(a->address));
+	bind_text(s, 7, a->reason, a->reason_len);
+	bind_u64(s, 8, a->until);
+	bind_u64(s, 9, a->outcome);
+	bind_u64(s, 10, a->tx);
+	if ((r = store_exec(st, s)) == STORE_OK && id != NULL)
+		*id = (uint64_t)sqlite3_last_insert_rowid(st->db);
+	return r;
+}
+
+/* Steps a "SELECT 1 ... LIMIT 1": STORE_OK if there is a row. */
+static enum store_status
+store_exists(struct store *st, sqlite3_stmt *s)
+{
+	enum store_status r = store_step_row(st, s);
+
+	sqlite3_reset(s);
+	return r;
+}
+
+enum store_status
+store_alert_find_ban(
+    struct store *st, const char *subject, size_t len, uint64_t until)
+{
+	sqlite3_stmt *s = store_prepare(st, Q_ALERT_FIND_BAN);
+
+	bind_u64(s, 1, ALERT_BANNED);
+	bind_text(s, 2, subject, len);
+	bind_u64(s, 3, ALERT_QUEUED);
+	bind_u64(s, 4, until);
+	bind_u64(s, 5, STORE_TX_FAILED);
+	return store_exists(st, s);
+}
+
+enum store_status
+store_alert_find_country(struct store *st, const char *ip, const char *ip_hash,
+    const char *topic, size_t len, uint64_t since)
+{
+	sqlite3_stmt *s = store_prepare(st, Q_ALERT_FIND_COUNTRY);
+
+	bind_u64(s, 1, ALERT_WRONG_COUNTRY);
+	bind_text(s, 2, topic, len);
+	bind_u64(s, 3, ALERT_QUEUED);
+	bind_u64(s, 4, since);
+	bind_text(s, 5, ip, strlen(ip));
+	bind_text(s, 6, ip_hash, strlen(ip_hash));
+	bind_u64(s, 7, STORE_TX_FAILED);
+	return store_exists(st, s);
+}
+
+enum store_status
+store_alert_count_queued(struct store *st, uint64_t since, uint64_t *n)
+{
+	sqlite3_stmt *s = store_prepare(st, Q_ALERT_COUNT_QUEUED);
+	enum store_status r;
+
+	bind_u64(s, 1, ALERT_QUEUED);
+	bind_u64(s, 2, since);
+	r = store_step_row(st, s);
+	if (r == STORE_OK)
+		*n = column_u64(s, 0);
+	sqlite3_reset(s);
+	return r == STORE_MISSING ? STORE_ERROR : r;
 }

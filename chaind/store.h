@@ -1,8 +1,9 @@
 /*
  * chaind's sqlite database (WAL): every contract event indexed by time,
  * topic, address and action; the topic entries the contract knows; the
- * cache of `access` answers; recent block hashes for reorg detection; and
- * a few counters that must survive restarts.
+ * cache of `access` answers; recent block hashes for reorg detection; the
+ * wallet's transactions; the alerts authd asked for; and a few counters
+ * that must survive restarts.
  */
 #ifndef FLYTRAP_STORE_H
 #define FLYTRAP_STORE_H
@@ -69,6 +70,18 @@ enum store_status store_event_add(
 enum store_status store_events_drop_from(
     struct store *st, uint64_t from) STORE_WUR;
 uint64_t store_event_count(struct store *st);
+/*
+ * Calls fn(arg, id, event) for each event of `action` whose id is above
+ * `after`, in id order, until fn returns false. An event's id is given
+ * when it is stored and only grows: the ids of events a reorganisation
+ * dropped are never given again, so a cursor over ids misses nothing
+ * (an event stored again after a reorganisation gets a new id). The
+ * event's strings live until fn returns. STORE_OK or STORE_ERROR.
+ */
+enum store_status store_events_after(struct store *st, unsigned action,
+    uint64_t after,
+    bool (*fn)(void *arg, uint64_t id, const struct store_event *ev),
+    void *arg) STORE_WUR;
 
 /* Topic entries, in creation order. */
 enum store_status store_topic_add(
@@ -134,5 +147,48 @@ enum store_status store_tx_finish(struct store *st, uint64_t id,
 enum store_status store_tx_next_sent(
     struct store *st, uint64_t after_id, struct store_tx *out) STORE_WUR;
 uint64_t store_tx_pending(struct store *st);
+
+/* ---- Alerts ------------------------------------------------------------ */
+
+/*
+ * One alert as chaind keeps it locally, whatever its outcome. The clear
+ * IP is personal data: it stays here (indexed by ip, ip_hash and address
+ * for erasure) and goes on-chain only with [chaind] alert_ip = clear.
+ */
+struct store_alert {
+	uint64_t time; /* when chaind got it (Unix s) */
+	unsigned action; /* enum alert_action */
+	const char *ip; /* "" or canonical text */
+	const char *ip_hash; /* "" or ip-hmac:<64 hex> */
+	const char *subject; /* the ban's subject, or the topic */
+	size_t subject_len;
+	const char *address; /* "" or 0x lowercase */
+	const char *reason; /* as authd sent it */
+	size_t reason_len;
+	uint64_t until; /* ban end (0: until lifted; WrongCountry 0) */
+	unsigned outcome; /* enum alert_outcome */
+	uint64_t tx; /* the wallet's transaction id, 0: none */
+};
+
+/* Records an alert; its id in *id (when not NULL). */
+enum store_status store_alert_add(
+    struct store *st, const struct store_alert *a, uint64_t *id) STORE_WUR;
+/*
+ * STORE_OK if a Banned alert for (subject, until) was handed to the wallet
+ * (and its transaction has not failed), STORE_MISSING if not.
+ */
+enum store_status store_alert_find_ban(struct store *st, const char *subject,
+    size_t len, uint64_t until) STORE_WUR;
+/*
+ * STORE_OK if a WrongCountry alert for (ip, ip_hash, topic) was handed to
+ * the wallet at or after `since` (and its transaction has not failed),
+ * STORE_MISSING if not.
+ */
+enum store_status store_alert_find_country(struct store *st, const char *ip,
+    const char *ip_hash, const char *topic, size_t len,
+    uint64_t since) STORE_WUR;
+/* How many alerts were handed to the wallet at or after `since`. */
+enum store_status store_alert_count_queued(
+    struct store *st, uint64_t since, uint64_t *n) STORE_WUR;
 
 #endif

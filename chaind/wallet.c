@@ -416,6 +416,26 @@ wallet_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	wallet_next();
 }
 
+uint64_t
+wallet_submit(
+    struct chaind *cd, const char *purpose, const uint8_t *data, size_t len)
+{
+	uint64_t id = 0;
+
+	if (store_tx_add(cd->store, purpose, data, len, (uint64_t)time(NULL),
+		&id) != STORE_OK)
+		id = 0;
+	cd->pending_tx = store_tx_pending(cd->store);
+	if (id == 0) {
+		log_warn("wallet: cannot queue a transaction (%s)", purpose);
+		return 0;
+	}
+	log_info("wallet: queued tx %" PRIu64 " (%s)", id, purpose);
+	/* Only starts a call: the queue is read from a later callback. */
+	wallet_next();
+	return id;
+}
+
 /*
  * IPC_TX_SUBMIT: str purpose, bin call data (to the contract).
  * Reply IPC_TX_SUBMIT_REPLY: u64 transaction id (0: refused).
@@ -429,7 +449,7 @@ wallet_on_submit(struct ipc_conn *conn, struct ipc_reader *msg, void *arg)
 	const void *data;
 	size_t purpose_len, len;
 	char name[64];
-	uint64_t id = 0;
+	uint64_t id;
 
 	if (ipc_get_str(msg, &purpose, &purpose_len) != IPC_OK ||
 	    ipc_get_bin(msg, &data, &len) != IPC_OK ||
@@ -438,15 +458,10 @@ wallet_on_submit(struct ipc_conn *conn, struct ipc_reader *msg, void *arg)
 		return false;
 	memcpy(name, purpose, purpose_len);
 	name[purpose_len] = '\0';
-	if (store_tx_add(cd->store, name, data, len, (uint64_t)time(NULL),
-		&id) != STORE_OK)
-		id = 0;
-	cd->pending_tx = store_tx_pending(cd->store);
+	id = wallet_submit(cd, name, data, len);
 	ipc_msg_begin(&w, IPC_TX_SUBMIT_REPLY, msg->id);
 	ipc_put_u64(&w, id);
 	ipc_conn_reply(conn, &w);
-	log_info("wallet: queued tx %" PRIu64 " (%s)", id, name);
-	wallet_next();
 	return true;
 }
 
