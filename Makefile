@@ -32,8 +32,9 @@ BINS := $(PROGRAMS:%=$(BUILD)/bin/%)
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-BENCH_BINS := $(BUILD)/bench/connect_bench $(BUILD)/bench/pub_bench
-# The client side both benchmarks share (tests/bench/bench.c).
+BENCH_BINS := $(BUILD)/bench/connect_bench $(BUILD)/bench/pub_bench \
+	$(BUILD)/bench/flood_bench
+# The client side the benchmarks share (tests/bench/bench.c).
 BENCH_OBJS := $(BUILD)/tests/bench/bench.o
 
 .PHONY: all deps test unit integration contract-test run bench format \

@@ -72,6 +72,25 @@ bench_identity_load(const char *path, struct bench_identity *id)
 	return ETH_OK;
 }
 
+enum eth_status
+bench_identity_generate(struct bench_identity *id)
+{
+	uint8_t addr[ETH_ADDRESS_LEN];
+	enum eth_status st;
+
+	memset(id, 0, sizeof(*id));
+	st = eth_key_generate(id->key);
+	if (st == ETH_OK)
+		st = eth_key_address(id->key, addr);
+	if (st != ETH_OK) {
+		memset(id, 0, sizeof(*id));
+		return st;
+	}
+	eth_address_hex(addr, id->address);
+	id->present = true;
+	return ETH_OK;
+}
+
 uint64_t
 bench_now_ns(void)
 {
@@ -134,6 +153,15 @@ bench_build_connect(uint8_t version, const struct bench_identity *id,
     const char *realm, const char *client_id, uint8_t *buf, size_t cap,
     size_t *len)
 {
+	return bench_build_connect_claiming(
+	    version, id, realm, client_id, NULL, buf, cap, len);
+}
+
+enum bench_status
+bench_build_connect_claiming(uint8_t version, const struct bench_identity *id,
+    const char *realm, const char *client_id, const char *claimed, uint8_t *buf,
+    size_t cap, size_t *len)
+{
 	char message[BENCH_MESSAGE_MAX];
 	char sig_hex[ETH_SIG_HEX_SIZE];
 	char time_text[24];
@@ -174,12 +202,19 @@ bench_build_connect(uint8_t version, const struct bench_identity *id,
 			    strlen(sig_hex));
 			mqtt_props_add_user(&props, "flytrap-time", 12,
 			    time_text, strlen(time_text));
+			if (claimed != NULL) {
+				c->has_username = true;
+				c->username.data = (const uint8_t *)claimed;
+				c->username.len = strlen(claimed);
+			}
 		} else {
 			snprintf(password, sizeof(password), "%s:%s", time_text,
 			    sig_hex);
+			if (claimed == NULL)
+				claimed = id->address;
 			c->has_username = true;
-			c->username.data = (const uint8_t *)id->address;
-			c->username.len = strlen(id->address);
+			c->username.data = (const uint8_t *)claimed;
+			c->username.len = strlen(claimed);
 			c->has_password = true;
 			c->password.data = (const uint8_t *)password;
 			c->password.len = strlen(password);

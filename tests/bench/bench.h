@@ -56,6 +56,12 @@ struct bench_identity {
 enum eth_status bench_identity_load(
     const char *path, struct bench_identity *id) BENCH_WUR;
 
+/*
+ * A throwaway identity: a fresh random key and its address. Returns ETH_OK,
+ * or why no key could be made (id is then absent).
+ */
+enum eth_status bench_identity_generate(struct bench_identity *id) BENCH_WUR;
+
 uint64_t bench_now_ns(void);
 
 /* Whether a label fits a RESULT line and a client id: [A-Za-z0-9_.-]{1,32} */
@@ -88,6 +94,17 @@ struct addrinfo *bench_resolve(
 enum bench_status bench_build_connect(uint8_t version,
     const struct bench_identity *id, const char *realm, const char *client_id,
     uint8_t *buf, size_t cap, size_t *len) BENCH_WUR;
+
+/*
+ * As bench_build_connect(), but the username names `claimed` as the
+ * client's address (v5 and v3.1.1 alike) whoever signed the token; NULL
+ * claims as bench_build_connect() does (v3.1.1: the signer's address; v5:
+ * none). A token signed by another key than the claimed address's is
+ * well-formed and in time, so authd must recover its signer to refuse it.
+ */
+enum bench_status bench_build_connect_claiming(uint8_t version,
+    const struct bench_identity *id, const char *realm, const char *client_id,
+    const char *claimed, uint8_t *buf, size_t cap, size_t *len) BENCH_WUR;
 
 /* One client connection: its socket and the bytes read but not yet used. */
 struct bench_conn {

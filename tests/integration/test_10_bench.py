@@ -1,8 +1,10 @@
 """scripts/bench.sh --smoke runs end to end on the real chain stack: every
 measurement (CONNECT, warm PUBLISH -> PUBACK, publish -> delivery, cold
-authorisation) prints a sane RESULT line, every comparison a RATIO line,
-and the script leaves nothing behind. connect_bench and pub_bench on their
-own: each mode through proxyd, and failing rather than timing refusals."""
+authorisation, CONNECT during a flood of forged tokens) prints a sane RESULT
+line, every comparison a RATIO line, every flood a FLOOD line, and the
+script leaves nothing behind. connect_bench, pub_bench and flood_bench on
+their own: each mode through proxyd, failing rather than timing refusals,
+and forged tokens refused only after the signature is recovered."""
 
 import os
 import re
@@ -17,9 +19,17 @@ RESULT_RE = re.compile(
     r"p90_us=([\d.]+) p99_us=([\d.]+) max_us=([\d.]+)$")
 RATIO_RE = re.compile(r"^RATIO bench=(\S+) of=(\S+) p50=([\d.]+) "
                       r"p99=([\d.]+)$")
+FLOOD_RE = re.compile(
+    r"^FLOOD label=(\S+) clients=(\d+) conns=(\d+) seconds=([\d.]+) "
+    r"ended=(signal|time) attempts=(\d+) refused_86=(\d+) banned_8a=(\d+) "
+    r"busy_89=(\d+) other=(\d+) accepted=(\d+) closed=(\d+) failed=(\d+) "
+    r"timeout=(\d+) rate_per_s=(\d+)$", re.M)
+FLOOD_OUTCOMES = ("refused_86", "banned_8a", "busy_89", "other", "accepted",
+                  "closed", "failed", "timeout")
 
 SMOKE_COUNT = 50
 SMOKE_COLD = 5
+SMOKE_FLOOD_CLIENTS = 10
 # (bench, label): the samples each smoke measurement must have.
 EXPECTED = {
     ("connect", "direct"): SMOKE_COUNT,
@@ -31,6 +41,9 @@ EXPECTED = {
     ("auth", "cold"): SMOKE_COLD,
     ("auth", "session-cold"): SMOKE_COLD,
     ("auth", "warm"): SMOKE_COLD,
+    ("flood", "none"): SMOKE_COUNT,
+    ("flood", "bans-on"): SMOKE_COUNT,
+    ("flood", "bans-off"): SMOKE_COUNT,
 }
 EXPECTED_RATIOS = {
     ("connect", "proxyd/direct"),
@@ -38,6 +51,8 @@ EXPECTED_RATIOS = {
     ("delivery", "proxyd/direct"),
     ("auth", "cold/warm"),
     ("auth", "session-cold/warm"),
+    ("flood", "bans-on/none"),
+    ("flood", "bans-off/none"),
 }
 # The clients' own I/O limit: no sample can be slower.
 IO_LIMIT_US = 5e6
@@ -47,6 +62,24 @@ def sane(values):
     """Positive, ordered percentiles below the clients' I/O limit."""
     p50, p90, p99, mx = values
     return 0 < p50 <= p90 <= p99 <= mx < IO_LIMIT_US
+
+
+def floods_of(stdout):
+    """{label: {field: number}} of the FLOOD lines; each label once."""
+    out = {}
+    for m in FLOOD_RE.finditer(stdout):
+        label = m.group(1)
+        assert label not in out, "two FLOOD lines for %s" % label
+        f = dict(zip(("clients", "conns"), map(int, m.group(2, 3))))
+        f["seconds"] = float(m.group(4))
+        f["ended"] = m.group(5)
+        f["attempts"] = int(m.group(6))
+        f.update(zip(FLOOD_OUTCOMES, map(int, m.groups()[6:14])))
+        f["rate_per_s"] = int(m.group(15))
+        # Every attempt counted ended one of these ways.
+        assert sum(f[k] for k in FLOOD_OUTCOMES) == f["attempts"], m.group(0)
+        out[label] = f
+    return out
 
 
 def test_bench_smoke(tmp_path):
@@ -93,6 +126,22 @@ def test_bench_smoke(tmp_path):
     assert re.search(r"^measurement \(median of 1 rounds\)", stdout, re.M)
     assert re.search(r"^\s+proxyd/direct\s+[\d.]+x\s+[\d.]+x$", stdout,
                      re.M), stdout
+    assert re.search(r"^\s+bans-off/none\s+[\d.]+x\s+[\d.]+x$", stdout,
+                     re.M), stdout
+
+    # The attackers ran through each flooded measurement, were stopped by
+    # the script, and none of their forged tokens got in. With bans on
+    # their IPs were banned within the warm-up; with bans off every one
+    # was refused as a bad token (or turned away while authd was busy).
+    floods = floods_of(stdout)
+    assert set(floods) == {"bans-on", "bans-off"}, stdout
+    for label, f in floods.items():
+        assert f["clients"] == SMOKE_FLOOD_CLIENTS, (label, f)
+        assert f["ended"] == "signal", (label, f)
+        assert f["attempts"] > 0 and f["accepted"] == 0, (label, f)
+    assert floods["bans-on"]["banned_8a"] > 0, floods
+    assert floods["bans-off"]["banned_8a"] == 0, floods
+    assert floods["bans-off"]["refused_86"] > 0, floods
 
 
 def bench(program, *args):
@@ -192,6 +241,34 @@ def test_pub_bench_fails_when_subscription_refused(flytrap, keys):
     assert r.returncode == 1
     assert "SUBSCRIBE" in r.stderr and "refused" in r.stderr, r.stderr
     assert "RESULT" not in r.stdout
+
+
+def test_flood_bench_forged_tokens_cost_a_recovery(flytrap):
+    # The test configuration has bans off: every forged token reaches the
+    # signature check, and is refused there, not before it.
+    r = bench("flood_bench", "--host", HOST, "--port", flytrap.proxy_port,
+              "--realm", flytrap.realm, "--clients", 3, "--conns", 2,
+              "--seconds", 1, "--label", "t")
+    assert r.returncode == 0, r.stderr
+    floods = floods_of(r.stdout)
+    assert set(floods) == {"t"}, r.stdout
+    f = floods["t"]
+    assert (f["clients"], f["conns"], f["ended"]) == (3, 2, "time"), f
+    assert f["accepted"] == 0 and f["banned_8a"] == 0, f
+    assert f["refused_86"] > 0, f
+    assert "signer is not the claimed address" in flytrap.authd.log()
+    # Each attacker came from its own address, none from 127.0.0.1.
+    log = flytrap.authd.log()
+    peers = set(re.findall(r"peer (\S+) client 'flood-", log))
+    assert peers == {"127.0.0.10", "127.0.0.11", "127.0.0.12"}, peers
+
+
+def test_flood_bench_refuses_bad_sources():
+    for base in ("127.0.0.1", "10.0.0.10", "127.255.255.250"):
+        r = bench("flood_bench", "--port", free_port(), "--realm", "r",
+                  "--source-base", base, "--clients", 10, "--seconds", 1)
+        assert r.returncode == 2, (base, r.stdout, r.stderr)
+        assert "127.0.0.0/8" in r.stderr, (base, r.stderr)
 
 
 def test_pub_bench_fails_without_listener():
