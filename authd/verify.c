@@ -159,6 +159,7 @@ authd_verify_token(struct authd *ad, const struct auth_token_request *req,
 		return AUTH_BAD_SIGNATURE;
 	}
 	eth_eip191_digest(message, len, digest);
+	ad->n.signature_checks++;
 	if (eth_recover(digest, sig, addr) != ETH_OK) {
 		*why = "signature does not recover to a key";
 		return AUTH_BAD_SIGNATURE;
@@ -225,6 +226,7 @@ authd_verify_challenge(struct authd *ad, const char *client_id,
 		return AUTH_BAD_CHALLENGE;
 	}
 	eth_eip191_digest(message, len, digest);
+	ad->n.signature_checks++;
 	if (eth_recover(digest, sig, addr) != ETH_OK) {
 		*why = "challenge signature does not recover to a key";
 		return AUTH_BAD_CHALLENGE;

@@ -30,6 +30,10 @@ int ctl_buy(int argc, char **argv);
 int ctl_reporter(int argc, char **argv);
 int ctl_withdraw(int argc, char **argv);
 int ctl_status(int argc, char **argv);
+int ctl_ban(int argc, char **argv);
+int ctl_unban(int argc, char **argv);
+int ctl_bans(int argc, char **argv);
+int ctl_authd_status(int argc, char **argv);
 
 /* Prints "flytrapctl: <message>" on stderr. */
 void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

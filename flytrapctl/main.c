@@ -22,6 +22,10 @@ static const struct ctl_command ctl_commands[] = {
     {"reporter", ctl_reporter, "add or remove a reporter (chaind wallet)"},
     {"withdraw", ctl_withdraw, "withdraw the payments credited to you"},
     {"status", ctl_status, "ask chaind how the chain side is doing"},
+    {"ban", ctl_ban, "ban an IP, a range or an address at authd"},
+    {"unban", ctl_unban, "lift a ban at authd"},
+    {"bans", ctl_bans, "list the bans in force at authd"},
+    {"authd-status", ctl_authd_status, "print authd's figures (JSON)"},
     {NULL, NULL, NULL},
 };
 
@@ -44,7 +48,7 @@ ctl_usage(FILE *out)
 
 	fprintf(out, "usage: flytrapctl COMMAND [options]\n\ncommands:\n");
 	for (c = ctl_commands; c->name != NULL; c++)
-		fprintf(out, "  %-10s %s\n", c->name, c->summary);
+		fprintf(out, "  %-12s %s\n", c->name, c->summary);
 	fprintf(out, "\n'flytrapctl COMMAND --help' describes a command.\n");
 }
 

@@ -182,13 +182,6 @@ connect_request(struct session *s, struct ipc_writer *w, uint32_t id,
 	struct proxyd *px = s->px;
 	enum ipc_status st;
 
-	/* Signature work at authd is bounded per client IP and in all. */
-	if (next != SESSION_AUTH_CHALLENGE && !defence_auth_acquire(s)) {
-		ipc_msg_discard(w);
-		connect_refuse(s, MQTT_RC_SERVER_BUSY,
-		    "too many credential checks waiting at authd");
-		return;
-	}
 	st = ipc_client_send(px->authd, w, id, px->auth_timeout, on_reply, s);
 	if (st != IPC_OK) {
 		connect_refuse(
@@ -239,18 +232,25 @@ put_bytes(struct ipc_writer *w, const struct mqtt_bytes *b)
 	ipc_put_str(w, (const char *)b->data, b->len);
 }
 
+/* What a session asks authd once it has a credential-check slot. */
+enum connect_auth_request {
+	CONNECT_ASK_TOKEN = 1,
+	CONNECT_ASK_RESPONSE,
+};
+
+/* Sends IPC_AUTH_TOKEN for the held CONNECT; the session has a slot. */
 static void
-connect_ask_token(struct session *s, const struct mqtt_connect *c)
+connect_send_token(struct session *s)
 {
+	struct mqtt_packet p;
+	const struct mqtt_connect *c = &p.u.connect;
 	struct connect_props fp;
 	struct ipc_writer w;
 	uint32_t id;
 
-	if (!connect_find_props(&c->props, &fp)) {
-		connect_refuse(s, MQTT_RC_BAD_USERNAME_PASSWORD,
-		    "a flytrap-* user property given twice");
-		return;
-	}
+	connect_saved(s, &p);
+	if (!connect_find_props(&c->props, &fp))
+		fatalx("held CONNECT lost its properties");
 	id = ipc_client_begin(s->px->authd, &w, IPC_AUTH_TOKEN);
 	ipc_put_str(&w, s->peer, strlen(s->peer));
 	put_bytes(&w, &c->client_id);
@@ -262,6 +262,62 @@ connect_ask_token(struct session *s, const struct mqtt_connect *c)
 	put_bytes(&w, &fp.time);
 	put_bytes(&w, &fp.address);
 	connect_request(s, &w, id, connect_on_verdict, SESSION_AUTH_TOKEN);
+}
+
+/*
+ * Has authd check a timed or static token once a credential-check slot
+ * is free (defence.c bounds them per client IP and in all).
+ */
+static void
+connect_ask_token(struct session *s, const struct mqtt_connect *c)
+{
+	struct connect_props fp;
+
+	if (!connect_find_props(&c->props, &fp)) {
+		connect_refuse(s, MQTT_RC_BAD_USERNAME_PASSWORD,
+		    "a flytrap-* user property given twice");
+		return;
+	}
+	s->auth_request = CONNECT_ASK_TOKEN;
+	if (defence_auth_acquire(s))
+		connect_send_token(s);
+	else
+		session_set_state(s, SESSION_AUTH_TOKEN);
+}
+
+/* Sends IPC_AUTH_RESPONSE with the kept answer; the session has a slot. */
+static void
+connect_send_response(struct session *s)
+{
+	struct mqtt_packet saved;
+	struct ipc_writer w;
+	uint32_t id;
+
+	connect_saved(s, &saved);
+	id = ipc_client_begin(s->px->authd, &w, IPC_AUTH_RESPONSE);
+	ipc_put_str(&w, s->peer, strlen(s->peer));
+	put_bytes(&w, &saved.u.connect.client_id);
+	ipc_put_bool(&w, saved.u.connect.has_username);
+	put_bytes(&w, &saved.u.connect.username);
+	ipc_put_bin(&w, s->nonce, TOKEN_NONCE_LEN);
+	ipc_put_bin(&w, s->auth_sig, s->auth_sig_len);
+	free(s->auth_sig);
+	s->auth_sig = NULL;
+	s->auth_sig_len = 0;
+	connect_request(s, &w, id, connect_on_verdict, SESSION_AUTH_RESPONSE);
+}
+
+void
+connect_auth_resume(struct session *s)
+{
+	if (s->state == SESSION_CLOSING)
+		fatalx(
+		    "session %s: a slot given to a closing session", s->peer);
+	if (s->auth_request == CONNECT_ASK_TOKEN)
+		connect_send_token(s);
+	else
+		connect_send_response(s);
+	session_resume(s);
 }
 
 /* Reply to IPC_AUTH_CHALLENGE: u64 verdict, bin nonce. */
@@ -322,10 +378,7 @@ connect_ask_challenge(struct session *s, const struct mqtt_connect *c)
 static void
 connect_on_auth_answer(struct session *s, const struct mqtt_packet *p)
 {
-	struct mqtt_packet saved;
 	struct mqtt_prop method, data;
-	struct ipc_writer w;
-	uint32_t id;
 
 	if (p->type == MQTT_DISCONNECT) {
 		session_finish(s, "client gave up authentication");
@@ -350,15 +403,17 @@ connect_on_auth_answer(struct session *s, const struct mqtt_packet *p)
 		    s, MQTT_RC_NOT_AUTHORIZED, "AUTH carries no signature");
 		return;
 	}
-	connect_saved(s, &saved);
-	id = ipc_client_begin(s->px->authd, &w, IPC_AUTH_RESPONSE);
-	ipc_put_str(&w, s->peer, strlen(s->peer));
-	put_bytes(&w, &saved.u.connect.client_id);
-	ipc_put_bool(&w, saved.u.connect.has_username);
-	put_bytes(&w, &saved.u.connect.username);
-	ipc_put_bin(&w, s->nonce, TOKEN_NONCE_LEN);
-	ipc_put_bin(&w, data.str.data, data.str.len);
-	connect_request(s, &w, id, connect_on_verdict, SESSION_AUTH_RESPONSE);
+	if ((s->auth_sig = malloc(data.str.len + 1)) == NULL) {
+		session_abort(s, "out of memory");
+		return;
+	}
+	memcpy(s->auth_sig, data.str.data, data.str.len);
+	s->auth_sig_len = data.str.len;
+	s->auth_request = CONNECT_ASK_RESPONSE;
+	if (defence_auth_acquire(s))
+		connect_send_response(s);
+	else
+		session_set_state(s, SESSION_AUTH_RESPONSE);
 }
 
 /* ---- Client packets before CONNACK ------------------------------------ */

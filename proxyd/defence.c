@@ -16,14 +16,15 @@
 /* Buckets of the per-IP table of pending credential checks. */
 #define DEFENCE_IP_BUCKETS 4096
 
-/* A client IP with credential checks waiting at authd. */
+/* A client IP with credential checks at authd, or sessions waiting. */
 struct defence_ip {
 	struct defence_ip *next;
 	struct netaddr ip;
-	uint32_t pending;
+	uint32_t pending; /* slots it holds */
+	struct session *wait_head, *wait_tail; /* waiting for its share */
 };
 
-/* ---- Credential checks waiting at authd ------------------------------ */
+/* ---- Credential checks at authd -------------------------------------- */
 
 static uint32_t
 defence_ip_hash(const struct netaddr *a)
@@ -62,6 +63,56 @@ defence_ip_find(struct proxyd *px, const struct netaddr *ip, bool create)
 	return e;
 }
 
+/* Frees an entry that holds no slot and has nobody waiting. */
+static void
+defence_ip_maybe_free(struct proxyd *px, struct defence_ip *e)
+{
+	struct defence_ip **pp;
+
+	if (e->pending > 0 || e->wait_head != NULL)
+		return;
+	pp = &px->auth_by_ip[defence_ip_hash(&e->ip)];
+	while (*pp != e)
+		pp = &(*pp)->next;
+	*pp = e->next;
+	free(e);
+}
+
+/* Appends s to a queue given by its head and tail. */
+static void
+wait_push(struct session **head, struct session **tail, struct session *s)
+{
+	s->auth_wait_next = NULL;
+	s->auth_wait_prev = *tail;
+	if (*tail != NULL)
+		(*tail)->auth_wait_next = s;
+	else
+		*head = s;
+	*tail = s;
+}
+
+static void
+wait_unlink(struct session **head, struct session **tail, struct session *s)
+{
+	if (s->auth_wait_prev != NULL)
+		s->auth_wait_prev->auth_wait_next = s->auth_wait_next;
+	else
+		*head = s->auth_wait_next;
+	if (s->auth_wait_next != NULL)
+		s->auth_wait_next->auth_wait_prev = s->auth_wait_prev;
+	else
+		*tail = s->auth_wait_prev;
+	s->auth_wait_prev = s->auth_wait_next = NULL;
+}
+
+static void
+defence_take_slot(struct proxyd *px, struct defence_ip *e, struct session *s)
+{
+	e->pending++;
+	px->auth_pending++;
+	s->auth_slot = true;
+}
+
 bool
 defence_auth_acquire(struct session *s)
 {
@@ -70,37 +121,94 @@ defence_auth_acquire(struct session *s)
 
 	if (s->auth_slot)
 		return true;
-	if (px->auth_pending >= px->max_auth_pending)
-		return false;
 	if ((e = defence_ip_find(px, &s->ip, true)) == NULL)
+		fatalx("out of memory for the credential-check table");
+	if (e->pending >= px->max_auth_pending_per_ip) {
+		s->auth_waiting = DEFENCE_WAIT_IP;
+		wait_push(&e->wait_head, &e->wait_tail, s);
 		return false;
-	if (e->pending >= px->max_auth_pending_per_ip)
+	}
+	if (px->auth_pending >= px->max_auth_pending) {
+		s->auth_waiting = DEFENCE_WAIT_ALL;
+		wait_push(&px->auth_wait_head, &px->auth_wait_tail, s);
 		return false;
-	e->pending++;
-	px->auth_pending++;
-	s->auth_slot = true;
+	}
+	defence_take_slot(px, e, s);
 	return true;
+}
+
+/*
+ * Hands free slots to waiting sessions: first the next of the IP that
+ * just gave one back (its share is free again), then the proxy's queue
+ * in order, each to its IP's queue instead when that IP has its share.
+ * A resumed session whose request fails releases its slot from inside
+ * connect_auth_resume(): the nested release does not dispatch, this loop
+ * goes on.
+ */
+static bool defence_dispatching;
+
+static void
+defence_dispatch(struct proxyd *px, struct defence_ip *freed)
+{
+	struct defence_ip *e;
+	struct session *s;
+
+	if (defence_dispatching)
+		return;
+	defence_dispatching = true;
+	if (freed != NULL && (s = freed->wait_head) != NULL &&
+	    px->auth_pending < px->max_auth_pending &&
+	    freed->pending < px->max_auth_pending_per_ip) {
+		wait_unlink(&freed->wait_head, &freed->wait_tail, s);
+		s->auth_waiting = 0;
+		defence_take_slot(px, freed, s);
+		connect_auth_resume(s);
+	}
+	while (px->auth_pending < px->max_auth_pending &&
+	    (s = px->auth_wait_head) != NULL) {
+		wait_unlink(&px->auth_wait_head, &px->auth_wait_tail, s);
+		e = defence_ip_find(px, &s->ip, false);
+		if (e == NULL)
+			fatalx("defence: a waiting session without its IP");
+		if (e->pending >= px->max_auth_pending_per_ip) {
+			s->auth_waiting = DEFENCE_WAIT_IP;
+			wait_push(&e->wait_head, &e->wait_tail, s);
+			continue;
+		}
+		s->auth_waiting = 0;
+		defence_take_slot(px, e, s);
+		connect_auth_resume(s);
+		/* Entries are freed here only, and `freed` by the caller. */
+		if (e != freed)
+			defence_ip_maybe_free(px, e);
+	}
+	defence_dispatching = false;
 }
 
 void
 defence_auth_release(struct session *s)
 {
 	struct proxyd *px = s->px;
-	struct defence_ip **pp, *e;
+	struct defence_ip *e;
 
-	if (!s->auth_slot)
+	if (!s->auth_slot && s->auth_waiting == 0)
 		return;
-	s->auth_slot = false;
-	px->auth_pending--;
-	pp = &px->auth_by_ip[defence_ip_hash(&s->ip)];
-	while ((e = *pp) != NULL && !netaddr_equal(&e->ip, &s->ip))
-		pp = &e->next;
+	e = defence_ip_find(px, &s->ip, false);
 	if (e == NULL)
 		fatalx("defence: a credential-check slot without its IP");
-	if (--e->pending == 0) {
-		*pp = e->next;
-		free(e);
+	if (s->auth_waiting == DEFENCE_WAIT_IP) {
+		wait_unlink(&e->wait_head, &e->wait_tail, s);
+	} else if (s->auth_waiting == DEFENCE_WAIT_ALL) {
+		wait_unlink(&px->auth_wait_head, &px->auth_wait_tail, s);
+	} else {
+		s->auth_slot = false;
+		e->pending--;
+		px->auth_pending--;
+		defence_dispatch(px, e);
 	}
+	s->auth_waiting = 0;
+	if (!defence_dispatching)
+		defence_ip_maybe_free(px, e);
 }
 
 /* ---- The new connection's IP ----------------------------------------- */

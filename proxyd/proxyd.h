@@ -61,6 +61,8 @@ struct proxyd {
 	uint32_t max_auth_pending_per_ip;
 	uint32_t auth_pending;
 	struct defence_ip **auth_by_ip; /* pending checks per client IP */
+	/* Sessions waiting for a slot while every one is taken. */
+	struct session *auth_wait_head, *auth_wait_tail;
 	uint64_t strikes_lost; /* strikes authd never got */
 };
 
@@ -161,6 +163,15 @@ struct session {
 	 */
 	uint8_t refuse;
 	bool auth_slot; /* holds one of the credential-check slots */
+	/*
+	 * Waiting for a slot (defence.c): on its IP's queue (that IP has
+	 * its share at authd) or on the proxy's (all slots taken).
+	 */
+	uint8_t auth_waiting; /* 0, DEFENCE_WAIT_IP or DEFENCE_WAIT_ALL */
+	struct session *auth_wait_prev, *auth_wait_next;
+	uint8_t auth_request; /* what to ask once it has a slot */
+	uint8_t *auth_sig; /* a challenge answer kept while waiting */
+	size_t auth_sig_len;
 	bool dead; /* torn down; freed after this loop iteration */
 	/* Authorisation (acl.c, relay.c). */
 	struct acl_cache acl_cache;
@@ -272,6 +283,8 @@ void connect_on_broker_connack(struct session *s, const struct mqtt_packet *p,
  */
 void connect_refuse(struct session *s, uint8_t reason, const char *why);
 void connect_cancel(struct session *s);
+/* A session that waited for a credential-check slot has one now. */
+void connect_auth_resume(struct session *s);
 /*
  * After authentication: has chaind judge the Will topic (the broker will
  * publish it for the client), then connects to the broker or refuses.
@@ -293,9 +306,14 @@ void defence_check_connection(struct session *s);
 void defence_strike(struct session *s, enum acl_action action,
     const uint8_t *topic, size_t len, bool wrong_country);
 /*
- * Takes a credential-check slot for the session; false when its IP or
- * the whole proxy has too many checks waiting at authd.
+ * Credential checks at authd are bounded: max_auth_pending_per_ip for one
+ * client IP, max_auth_pending in all. defence_auth_acquire() takes a slot
+ * and returns true, or queues the session and returns false: it gets its
+ * slot later, in turn (its own IP's queue first when that IP frees one),
+ * and connect_auth_resume() then sends its request. Release gives the slot
+ * back, or takes the session out of its queue.
  */
+enum { DEFENCE_WAIT_IP = 1, DEFENCE_WAIT_ALL = 2 };
 bool defence_auth_acquire(struct session *s)
     __attribute__((warn_unused_result));
 void defence_auth_release(struct session *s);

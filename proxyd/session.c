@@ -163,6 +163,7 @@ session_reap(struct ev_loop *loop, ev_check *w, int revents)
 		acl_session_free(s);
 		relay_session_free(s);
 		free(s->connect_pkt);
+		free(s->auth_sig);
 		free(s);
 	}
 }

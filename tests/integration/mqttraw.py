@@ -409,11 +409,16 @@ def decode_connect(body):
 class Conn:
     """A client socket with a receive buffer and packet-level reads."""
 
-    def __init__(self, host, port, version=V5, timeout=5.0, rcvbuf=None):
+    def __init__(self, host, port, version=V5, timeout=5.0, rcvbuf=None,
+                 source=None):
+        """source: the local address to connect from (e.g. 127.0.0.2, so
+        that tests of per-IP bans do not hit each other)."""
         self.version = version
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf is not None:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if source is not None:
+            self.sock.bind((source, 0))
         self.sock.settimeout(timeout)
         self.sock.connect((host, port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
