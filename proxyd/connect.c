@@ -310,9 +310,20 @@ connect_send_response(struct session *s)
 void
 connect_auth_resume(struct session *s)
 {
+	char byte;
+
 	if (s->state == SESSION_CLOSING)
 		fatalx(
 		    "session %s: a slot given to a closing session", s->peer);
+	/*
+	 * The client is not read while it waits: one that left meanwhile
+	 * must not cost a signature check.
+	 */
+	if (recv(s->client.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
+		session_close_side(s, &s->client);
+		session_finish(s, "client left while waiting for authd");
+		return;
+	}
 	if (s->auth_request == CONNECT_ASK_TOKEN)
 		connect_send_token(s);
 	else

@@ -156,7 +156,8 @@ defence_dispatch(struct proxyd *px, struct defence_ip *freed)
 	if (defence_dispatching)
 		return;
 	defence_dispatching = true;
-	if (freed != NULL && (s = freed->wait_head) != NULL &&
+	/* A loop: a resumed session may give its slot straight back. */
+	while (freed != NULL && (s = freed->wait_head) != NULL &&
 	    px->auth_pending < px->max_auth_pending &&
 	    freed->pending < px->max_auth_pending_per_ip) {
 		wait_unlink(&freed->wait_head, &freed->wait_tail, s);
