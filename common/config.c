@@ -85,11 +85,12 @@ const struct config_option config_options[] = {
 	"country is unknown (private ranges, not in the database)"},
     {"proxyd", "max_auth_pending", CONFIG_INT,
 	CONFIG_FIELD(proxyd, max_auth_pending), "256", 1, 1000000,
-	"Credential checks waiting at authd at once; beyond it clients get "
-	"Server busy"},
+	"Credential checks at authd at once; more clients wait their turn in "
+	"proxyd"},
     {"proxyd", "max_auth_pending_per_ip", CONFIG_INT,
 	CONFIG_FIELD(proxyd, max_auth_pending_per_ip), "2", 1, 100000,
-	"Credential checks one client IP may have waiting at authd"},
+	"Credential checks of one client IP at authd at once; its other "
+	"clients wait their turn"},
 
     {"authd", "token_skew_s", CONFIG_INT, CONFIG_FIELD(authd, token_skew_s),
 	"30", 1, 86400,
