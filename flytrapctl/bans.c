@@ -48,6 +48,8 @@ struct admin {
 	const char *config; /* --config */
 	double timeout_s;
 	bool json;
+	uint64_t seconds; /* ban --for; 0: until lifted */
+	const char *reason; /* ban --reason */
 	char path[512]; /* the socket in the end */
 };
 
@@ -89,6 +91,19 @@ admin_option(struct admin *a, int ch, const char *arg)
 		return 1;
 	case ADMIN_OPT_JSON:
 		a->json = true;
+		return 1;
+	case ADMIN_OPT_FOR:
+		if (!ctl_duration_parse(arg, &a->seconds) || a->seconds == 0) {
+			ctl_error(
+			    "--for: '%s' is not a duration (300, 90s, 15m, "
+			    "2h, 7d; leave --for out for a ban until "
+			    "lifted)",
+			    arg);
+			return -1;
+		}
+		return 1;
+	case ADMIN_OPT_REASON:
+		a->reason = arg;
 		return 1;
 	default:
 		return 0;
@@ -255,6 +270,33 @@ admin_init(struct admin *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->timeout_s = ADMIN_DEFAULT_TIMEOUT;
+	a->reason = "";
+}
+
+/*
+ * Reads the options of one command (`opts`) and checks that exactly
+ * `nargs` arguments follow, at argv[optind]. Returns -1 when all is well,
+ * else the exit status (usage printed, or --help).
+ */
+static int
+admin_parse(int argc, char **argv, const struct option *opts, struct admin *a,
+    const char *synopsis, const char *what, int nargs)
+{
+	int ch, r;
+
+	admin_init(a);
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (ch == 'h')
+			return admin_usage(CTL_EXIT_OK, synopsis, what);
+		if ((r = admin_option(a, ch, optarg)) < 0)
+			return CTL_EXIT_USAGE;
+		if (r == 0)
+			return admin_usage(CTL_EXIT_USAGE, synopsis, what);
+	}
+	if (argc - optind != nargs)
+		return admin_usage(CTL_EXIT_USAGE, synopsis, what);
+	return -1;
 }
 
 /* ---- ban ------------------------------------------------------------------ */
@@ -283,42 +325,15 @@ ctl_ban(int argc, char **argv)
 	};
 	struct ipc_writer w;
 	struct admin a;
-	const char *reason = "";
-	uint64_t seconds = 0;
-	int ch, r;
+	int r;
 
-	admin_init(&a);
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (ch == 'h')
-			return admin_usage(CTL_EXIT_OK, ban_synopsis, ban_what);
-		if (ch == ADMIN_OPT_FOR) {
-			if (!ctl_duration_parse(optarg, &seconds) ||
-			    seconds == 0) {
-				ctl_error("--for: '%s' is not a duration "
-					  "(300, 90s, 15m, 2h, 7d; leave "
-					  "--for out for a ban until lifted)",
-				    optarg);
-				return CTL_EXIT_USAGE;
-			}
-			continue;
-		}
-		if (ch == ADMIN_OPT_REASON) {
-			reason = optarg;
-			continue;
-		}
-		if ((r = admin_option(&a, ch, optarg)) < 0)
-			return CTL_EXIT_USAGE;
-		if (r == 0)
-			return admin_usage(
-			    CTL_EXIT_USAGE, ban_synopsis, ban_what);
-	}
-	if (optind != argc - 1)
-		return admin_usage(CTL_EXIT_USAGE, ban_synopsis, ban_what);
+	if ((r = admin_parse(
+		 argc, argv, opts, &a, ban_synopsis, ban_what, 1)) >= 0)
+		return r;
 	ipc_msg_begin(&w, IPC_BAN_ADD, 1);
 	ipc_put_str(&w, argv[optind], strlen(argv[optind]));
-	ipc_put_u64(&w, seconds);
-	ipc_put_str(&w, reason, strlen(reason));
+	ipc_put_u64(&w, a.seconds);
+	ipc_put_str(&w, a.reason, strlen(a.reason));
 	return admin_ban_request(&a, "ban", &w);
 }
 
@@ -343,22 +358,11 @@ ctl_unban(int argc, char **argv)
 	};
 	struct ipc_writer w;
 	struct admin a;
-	int ch, r;
+	int r;
 
-	admin_init(&a);
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (ch == 'h')
-			return admin_usage(
-			    CTL_EXIT_OK, unban_synopsis, unban_what);
-		if ((r = admin_option(&a, ch, optarg)) < 0)
-			return CTL_EXIT_USAGE;
-		if (r == 0)
-			return admin_usage(
-			    CTL_EXIT_USAGE, unban_synopsis, unban_what);
-	}
-	if (optind != argc - 1)
-		return admin_usage(CTL_EXIT_USAGE, unban_synopsis, unban_what);
+	if ((r = admin_parse(
+		 argc, argv, opts, &a, unban_synopsis, unban_what, 1)) >= 0)
+		return r;
 	ipc_msg_begin(&w, IPC_BAN_REMOVE, 1);
 	ipc_put_str(&w, argv[optind], strlen(argv[optind]));
 	return admin_ban_request(&a, "unban", &w);
@@ -484,22 +488,11 @@ ctl_bans(int argc, char **argv)
 	struct admin a;
 	json_t *list;
 	char *text;
-	int ch, r;
+	int r;
 
-	admin_init(&a);
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (ch == 'h')
-			return admin_usage(
-			    CTL_EXIT_OK, bans_synopsis, bans_what);
-		if ((r = admin_option(&a, ch, optarg)) < 0)
-			return CTL_EXIT_USAGE;
-		if (r == 0)
-			return admin_usage(
-			    CTL_EXIT_USAGE, bans_synopsis, bans_what);
-	}
-	if (optind != argc)
-		return admin_usage(CTL_EXIT_USAGE, bans_synopsis, bans_what);
+	if ((r = admin_parse(
+		 argc, argv, opts, &a, bans_synopsis, bans_what, 0)) >= 0)
+		return r;
 	text = admin_json_request(
 	    &a, "bans", IPC_BAN_LIST, IPC_BAN_LIST_REPLY, JSON_ARRAY);
 	if (text == NULL)
@@ -534,23 +527,11 @@ ctl_authd_status(int argc, char **argv)
 	};
 	struct admin a;
 	char *text;
-	int ch, r;
+	int r;
 
-	admin_init(&a);
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (ch == 'h')
-			return admin_usage(
-			    CTL_EXIT_OK, status_synopsis, status_what);
-		if ((r = admin_option(&a, ch, optarg)) < 0)
-			return CTL_EXIT_USAGE;
-		if (r == 0)
-			return admin_usage(
-			    CTL_EXIT_USAGE, status_synopsis, status_what);
-	}
-	if (optind != argc)
-		return admin_usage(
-		    CTL_EXIT_USAGE, status_synopsis, status_what);
+	if ((r = admin_parse(
+		 argc, argv, opts, &a, status_synopsis, status_what, 0)) >= 0)
+		return r;
 	text = admin_json_request(&a, "authd-status", IPC_AUTHD_STATUS,
 	    IPC_AUTHD_STATUS_REPLY, JSON_OBJECT);
 	if (text == NULL)
