@@ -68,6 +68,10 @@ const struct config_option config_options[] = {
     {"proxyd", "acl_cache_size", CONFIG_INT,
 	CONFIG_FIELD(proxyd, acl_cache_size), "256", 1, 65536,
 	"Permission answers each session remembers"},
+    {"proxyd", "report_buffer", CONFIG_INT, CONFIG_FIELD(proxyd, report_buffer),
+	"100000", 100, 100000000,
+	"Access records of sensitive topics held for reportd; when full the "
+	"newest are dropped, counted and logged"},
     {"proxyd", "proxy_listen", CONFIG_STRING,
 	CONFIG_FIELD(proxyd, proxy_listen), "", 0, 0,
 	"Comma-separated host:port addresses where every connection must "
@@ -190,6 +194,24 @@ const struct config_option config_options[] = {
 	"hash", 0, 0,
 	"How an alert names a client IP on-chain: hash (keyed, see "
 	"ip_hash_key_file) or clear (personal data that cannot be erased)"},
+
+    {"chaind", "http_listen", CONFIG_STRING, CONFIG_FIELD(chaind, http_listen),
+	"127.0.0.1:8780", 0, 0,
+	"host:port of the read-only audit API, /metrics and the auditor's "
+	"page (empty: off)"},
+    {"chaind", "web_root", CONFIG_STRING, CONFIG_FIELD(chaind, web_root),
+	FLYTRAP_DATADIR "/web", 0, 0, "Directory of the auditor's page"},
+
+    {"reportd", "database", CONFIG_STRING, CONFIG_FIELD(reportd, database),
+	"/var/lib/flytrap/reportd.db", 0, 0,
+	"sqlite file keeping the access records of sensitive topics"},
+    {"reportd", "period_s", CONFIG_INT, CONFIG_FIELD(reportd, period_s), "1800",
+	10, 86400 * 31,
+	"Seconds per summary period (periods start at multiples of it)"},
+    {"reportd", "grace_s", CONFIG_INT, CONFIG_FIELD(reportd, grace_s), "10", 0,
+	3600,
+	"Seconds after a period's end before its summary is built (late "
+	"records)"},
 
     {NULL, NULL, CONFIG_STRING, 0, NULL, 0, 0, NULL},
 };

@@ -36,6 +36,7 @@ struct flytrap_config {
 		bool forward_username;
 		long long acl_timeout_ms;
 		long long acl_cache_size;
+		long long report_buffer; /* access records held for reportd */
 		char *proxy_listen; /* listeners that require a PROXY header */
 		char *proxy_protocol; /* v1, v2 or any */
 		char *proxy_trusted; /* CIDR list of load balancers */
@@ -76,7 +77,14 @@ struct flytrap_config {
 		long long reorg_depth;
 		long long alert_budget_per_hour;
 		char *alert_ip; /* hash or clear */
+		char *http_listen; /* host:port of the audit API; "" off */
+		char *web_root; /* the auditor's page */
 	} chaind;
+	struct {
+		char *database;
+		long long period_s;
+		long long grace_s;
+	} reportd;
 };
 
 enum config_type {

@@ -42,6 +42,16 @@ static const char *const ipc_type_names[IPC_TYPE_MAX] = {
     [IPC_ALERT_REPLY] = "ALERT_REPLY",
     [IPC_BAN_SYNC] = "BAN_SYNC",
     [IPC_BAN_SYNC_REPLY] = "BAN_SYNC_REPLY",
+    [IPC_ACCESS_BATCH] = "ACCESS_BATCH",
+    [IPC_ACCESS_BATCH_REPLY] = "ACCESS_BATCH_REPLY",
+    [IPC_REPORT_QUERY] = "REPORT_QUERY",
+    [IPC_REPORT_QUERY_REPLY] = "REPORT_QUERY_REPLY",
+    [IPC_AUDIT_QUERY] = "AUDIT_QUERY",
+    [IPC_AUDIT_QUERY_REPLY] = "AUDIT_QUERY_REPLY",
+    [IPC_ERASE] = "ERASE",
+    [IPC_ERASE_REPLY] = "ERASE_REPLY",
+    [IPC_METRICS] = "METRICS",
+    [IPC_METRICS_REPLY] = "METRICS_REPLY",
 };
 
 /* Returns a static name for `s` ("unknown status" for values out of range). */

@@ -21,7 +21,7 @@
 #define IPC_WUR __attribute__((warn_unused_result))
 
 /* Bumped on every change to the message set or to a message's fields. */
-#define IPC_VERSION 6
+#define IPC_VERSION 7
 
 /* The largest frame body either side accepts. */
 #define IPC_MAX_FRAME (1024 * 1024)
@@ -68,6 +68,16 @@ enum ipc_type {
 	IPC_ALERT_REPLY,
 	IPC_BAN_SYNC, /* authd -> chaind: Banned events after a cursor */
 	IPC_BAN_SYNC_REPLY,
+	IPC_ACCESS_BATCH, /* proxyd -> reportd: sensitive-topic accesses */
+	IPC_ACCESS_BATCH_REPLY,
+	IPC_REPORT_QUERY, /* flytrapctl -> reportd (admin socket) */
+	IPC_REPORT_QUERY_REPLY,
+	IPC_AUDIT_QUERY, /* flytrapctl -> chaind (status socket) */
+	IPC_AUDIT_QUERY_REPLY,
+	IPC_ERASE, /* flytrapctl -> chaind (wallet socket): forget a subject */
+	IPC_ERASE_REPLY,
+	IPC_METRICS, /* a daemon -> chaind: its counters, for /metrics */
+	IPC_METRICS_REPLY,
 	IPC_TYPE_MAX
 };
 

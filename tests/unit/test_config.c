@@ -125,7 +125,7 @@ test_table(void **state)
 			assert_int_not_equal(a->offset, b->offset);
 		}
 	}
-	assert_int_equal(count, 51);
+	assert_int_equal(count, 57);
 }
 
 static void
