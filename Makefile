@@ -78,6 +78,7 @@ TEST_OBJS_test_buffer := $(BUILD)/proxyd/buffer.o
 TEST_OBJS_test_store := $(BUILD)/chaind/store.o
 TEST_OBJS_test_geoip := $(BUILD)/authd/geoip.o
 TEST_OBJS_test_ban := $(BUILD)/authd/ban.o
+TEST_OBJS_test_workq := $(BUILD)/authd/workq.o
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $$(TEST_OBJS_$$*) $(LIBCOMMON)
 	@mkdir -p $(dir $@)

@@ -15,6 +15,7 @@
 #include "geoip.h"
 #include "ipc.h"
 #include "log.h"
+#include "workq.h"
 
 /* The longest manual ban: a hundred years is "until lifted" enough. */
 #define ADMIN_MAX_SECONDS (100ULL * 365 * 86400)
@@ -255,7 +256,7 @@ authd_status_json(struct authd *ad)
 	/* "o" values are stolen by json_pack, also when it fails. */
 	o = json_pack("{s:I, s:I, s:o, s:I, s:I, s:I, s:I, "
 		      "s:{s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:o, s:o, s:b, "
-		      "s:b, s:I, s:I}",
+		      "s:b, s:I, s:I, s:{s:I, s:I, s:I, s:I}}",
 	    "signature_checks", (json_int_t)ad->n.signature_checks, "verified",
 	    (json_int_t)ad->verified, "refused", admin_refused_json(ad),
 	    "conn_checks", (json_int_t)ad->n.conn_checks, "conn_banned",
@@ -275,7 +276,11 @@ authd_status_json(struct authd *ad)
 	    (int)(ad->chaind != NULL && ipc_client_connected(ad->chaind)),
 	    "chain_bans", (int)ad->chain_bans, "chain_sync_cursor",
 	    (json_int_t)ad->sync_cursor, "chain_bans_applied",
-	    (json_int_t)ad->n.chain_bans_applied);
+	    (json_int_t)ad->n.chain_bans_applied, "auth_queue", "depth",
+	    (json_int_t)workq_length(ad->queue), "ips",
+	    (json_int_t)workq_ips(ad->queue), "peak",
+	    (json_int_t)ad->queue_peak, "longest_wait_us",
+	    (json_int_t)(ad->queue_longest_wait * 1e6));
 	if (o == NULL)
 		return NULL;
 	s = json_dumps(o, JSON_COMPACT);
