@@ -286,7 +286,8 @@ ipc_get_str(struct ipc_reader *r, const char **s, size_t *len)
 {
 	if (ipc_next(r) != IPC_OK || r->obj.data.type != MSGPACK_OBJECT_STR)
 		return IPC_ERR_DECODE;
-	*s = r->obj.data.via.str.ptr;
+	/* msgpack-c gives NULL for an empty string: callers may copy it. */
+	*s = r->obj.data.via.str.size > 0 ? r->obj.data.via.str.ptr : "";
 	*len = r->obj.data.via.str.size;
 	return IPC_OK;
 }
@@ -296,7 +297,7 @@ ipc_get_bin(struct ipc_reader *r, const void **data, size_t *len)
 {
 	if (ipc_next(r) != IPC_OK || r->obj.data.type != MSGPACK_OBJECT_BIN)
 		return IPC_ERR_DECODE;
-	*data = r->obj.data.via.bin.ptr;
+	*data = r->obj.data.via.bin.size > 0 ? r->obj.data.via.bin.ptr : "";
 	*len = r->obj.data.via.bin.size;
 	return IPC_OK;
 }

@@ -124,7 +124,7 @@ struct ipc_reader {
 };
 
 /*
- * Each getter takes the next field. Strings and binary data point into the
+ * Each getter takes the next field. Strings and binary data (never NULL, even when empty) point into the
  * frame and live until the handler returns. Returns IPC_ERR_DECODE when the
  * next field is missing or of another type.
  */
