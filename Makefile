@@ -22,12 +22,14 @@ LIBS_proxyd := -lev -lmsgpackc -linih
 LIBS_authd := -lev -lmsgpackc -lsecp256k1 -lcrypto -linih -lmaxminddb \
 	-ljansson
 LIBS_chaind := -lev -lmsgpackc -lcurl -ljansson -lsqlite3 -lsecp256k1 \
-	-lcrypto -linih
+	-lcrypto -linih -lmicrohttpd
+# reportd: sqlite, and no network library at all.
+LIBS_reportd := -lev -lmsgpackc -lsqlite3 -ljansson -linih
 LIBS_flytrapctl := -lsecp256k1 -lcrypto -linih -ljansson -lcurl -lmsgpackc
 LIBS_tests := -lcmocka -lev -lmsgpackc -lcurl -ljansson -lsqlite3 \
 	-lsecp256k1 -lcrypto -linih -lmaxminddb
 
-PROGRAMS := proxyd authd chaind flytrapctl
+PROGRAMS := proxyd authd chaind reportd flytrapctl
 BINS := $(PROGRAMS:%=$(BUILD)/bin/%)
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
@@ -76,6 +78,8 @@ $(BUILD)/bin/%: $$(addprefix $(BUILD)/,$$(addsuffix .o, \
 TEST_OBJS_test_expset := $(BUILD)/authd/expset.o
 TEST_OBJS_test_buffer := $(BUILD)/proxyd/buffer.o
 TEST_OBJS_test_store := $(BUILD)/chaind/store.o
+TEST_OBJS_test_reportq := $(BUILD)/proxyd/reportq.o
+TEST_OBJS_test_spool := $(BUILD)/reportd/spool.o
 TEST_OBJS_test_geoip := $(BUILD)/authd/geoip.o
 TEST_OBJS_test_ban := $(BUILD)/authd/ban.o
 TEST_OBJS_test_workq := $(BUILD)/authd/workq.o

@@ -208,6 +208,8 @@ void authd_log_verdict(struct authd *ad, const char *peer, size_t peer_len,
 /* ---- chaind (chain_link.c) ----------------------------------------------- */
 
 /* A client of chaind.sock that reconnects by itself; never NULL. */
+/* Sends authd's counters to chaind for /metrics (every 10 s). */
+void authd_send_metrics(struct authd *ad);
 struct ipc_client *authd_chaind_connect(
     struct authd *ad, struct ev_loop *loop, const char *path);
 

@@ -4,7 +4,10 @@
  * Messages: docs/IPC.md, "Bans, countries and alerts".
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "acl.h"
 #include "authd.h"
@@ -14,6 +17,7 @@
 #include "ipc.h"
 #include "keccak.h"
 #include "log.h"
+#include "metrics_client.h"
 
 /* Seconds chaind has to answer an alert or a ban sync. */
 #define AUTHD_CHAIND_TIMEOUT 10.0
@@ -272,6 +276,40 @@ authd_on_acl_invalidate(
 	(void)arg;
 	return ipc_get_str(msg, &address, &len) == IPC_OK &&
 	    ipc_get_end(msg) == IPC_OK;
+}
+
+/* ---- Counters for chaind's /metrics ------------------------------------- */
+
+void
+authd_send_metrics(struct authd *ad)
+{
+	static char instance[64];
+	struct ban_stats bs;
+	json_t *o, *auth, *bans;
+	char *text;
+
+	if (instance[0] == '\0')
+		metrics_instance_name("authd", instance, sizeof(instance));
+	ban_get_stats(ad->bans, &bs);
+	if ((o = json_object()) == NULL || (auth = json_object()) == NULL ||
+	    (bans = json_object()) == NULL)
+		fatalx("out of memory");
+	json_object_set_new(auth, "ok", json_integer((json_int_t)ad->verified));
+	for (int r = AUTH_OK + 1; r < AUTH_RESULT_MAX; r++)
+		json_object_set_new(auth, auth_result_str((enum auth_result)r),
+		    json_integer((json_int_t)ad->refused[r]));
+	for (int i = 0; i < BAN_ORIGIN_MAX; i++)
+		json_object_set_new(bans, ban_origin_str((enum ban_origin)i),
+		    json_integer((json_int_t)bs.active[i]));
+	json_object_set_new(o, "auth_total", auth);
+	json_object_set_new(o, "bans_active", bans);
+	json_object_set_new(
+	    o, "strikes_total", json_integer((json_int_t)ad->n.strikes));
+	if ((text = json_dumps(o, JSON_COMPACT)) == NULL)
+		fatalx("out of memory");
+	json_decref(o);
+	metrics_send(ad->chaind, "authd", instance, text);
+	free(text);
 }
 
 static const struct ipc_handler authd_chaind_pushes[] = {

@@ -16,6 +16,7 @@
 #include "geoip.h"
 #include "ipc.h"
 #include "log.h"
+#include "metrics_client.h"
 
 #define AUTHD_SOCKET "authd.sock"
 #define AUTHD_ADMIN_SOCKET "authd-admin.sock"
@@ -138,9 +139,13 @@ authd_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)w;
 	(void)revents;
+	static unsigned ticks;
+
 	ban_expire(authd.bans, ev_now(loop));
 	(void)authd_save_bans(&authd, err, sizeof(err));
 	authd_ban_sync(&authd);
+	if (++ticks % (unsigned)(METRICS_INTERVAL_S / AUTHD_TICK) == 0)
+		authd_send_metrics(&authd);
 }
 
 static void

@@ -382,6 +382,7 @@ static const struct ipc_handler acl_handlers[] = {
     {IPC_ACL_CHECK, acl_on_check},
     {IPC_ALERT, alert_on_alert}, /* alert.c */
     {IPC_BAN_SYNC, alert_on_ban_sync},
+    {IPC_METRICS, metrics_on_report}, /* metrics.c */
     {0, NULL},
 };
 

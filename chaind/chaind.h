@@ -2,7 +2,8 @@
  * chaind's shared state and the interfaces between its parts: the ACL
  * evaluator (acl.c), the event follower (follower.c), the contract calls
  * (contract.c), the wallet (wallet.c), authd's alerts and ban sync
- * (alert.c) and the status socket (status.c).
+ * (alert.c), the status socket (status.c), the HTTP server (http.c) and
+ * the metrics (metrics.c).
  */
 #ifndef FLYTRAP_CHAIND_H
 #define FLYTRAP_CHAIND_H
@@ -111,6 +112,24 @@ uint64_t alert_last_hour(struct chaind *cd);
 /* status.c */
 void status_open(struct chaind *cd, const char *path);
 void status_close(struct chaind *cd);
+
+/*
+ * http.c: the read-only HTTP API, /metrics and the auditor's page on
+ * [chaind] http_listen ("" : off). http_open binds at once: a listen
+ * address that cannot be used is fatal.
+ */
+void http_open(struct chaind *cd);
+void http_close(struct chaind *cd);
+
+/*
+ * metrics.c: IPC_METRICS on chaind.sock (the daemons' counters, kept a
+ * minute per instance), and the Prometheus text of /metrics: a malloc'ed
+ * string of *len bytes.
+ */
+bool metrics_on_report(
+    struct ipc_conn *conn, struct ipc_reader *msg, void *arg);
+char *metrics_render(struct chaind *cd, size_t *len);
+void metrics_close(struct chaind *cd);
 
 /* contract.c: reads of the FlyTrap contract through the node. */
 typedef void contract_access_fn(

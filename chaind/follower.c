@@ -1,8 +1,10 @@
 /*
  * The event follower: polls the node for new blocks, pulls the contract's
- * logs in ranges, stores every ACLChange event, invalidates exactly the
- * cached answers each one changes and tells proxyd, and undoes blocks the
- * chain reorganised away.
+ * logs in ranges, stores every ACLChange event (and every SummaryRoot),
+ * invalidates exactly the cached answers each one changes and tells
+ * proxyd, and undoes blocks the chain reorganised away. For the audit
+ * queries it also reads what the events leave out: the expiry each grant
+ * set, and each entry's settings after it changed.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -31,6 +33,13 @@ enum follower_action {
 	ACTION_TOPIC_CHANGED = 8,
 };
 
+/* Most countries an entry lists (there are fewer ISO codes than this). */
+#define FOLLOWER_MAX_COUNTRIES 255
+/* Largest access() or topic() answer: head words plus the countries. */
+#define FOLLOWER_MAX_ANSWER (32 * 10 + 32 * FOLLOWER_MAX_COUNTRIES)
+/* Times a node's error for one read is retried before giving up on it. */
+#define FOLLOWER_DETAIL_TRIES 3
+
 enum follower_step {
 	STEP_IDLE,
 	STEP_HEAD, /* eth_blockNumber */
@@ -46,10 +55,14 @@ static struct {
 	uint64_t call_id;
 	uint64_t from, to;
 	char to_hash[67];
+	uint64_t to_time; /* block `to`'s timestamp */
 	uint8_t aclchange_topic[32];
+	uint8_t summaryroot_topic[32];
 } fw;
 
 static void follower_next(void);
+static void details_next(void);
+static void details_cancel(void);
 
 static void
 follower_fail(const char *what, enum rpc_status st, const struct rpc_error *err)
@@ -140,6 +153,60 @@ json_hex_u64(const json_t *obj, const char *key, uint64_t *out)
 	return rpc_result_u64(json_object_get(obj, key), out);
 }
 
+/* A number that tells one event's change of an entry from the next. */
+static uint64_t
+follower_mark(const struct store_event *ev)
+{
+	return ev->block << 20 | (ev->log_index & 0xfffff);
+}
+
+/*
+ * Stores a SummaryRoot(bytes32 indexed root, string name, uint256
+ * periodStart, uint256 periodEnd) log. Like ACLChange, one that does not
+ * decode is skipped with a warning; false only on a storage error.
+ */
+static bool
+follower_apply_summary_root(const json_t *log, const json_t *topics)
+{
+	struct store_summary_root r;
+	const json_t *tx = json_object_get(log, "transactionHash");
+	uint8_t word[32], *data = NULL;
+	struct abi_dec d;
+	size_t len;
+	bool ok;
+
+	memset(&r, 0, sizeof(r));
+	if (!topic_word(json_array_get(topics, 0), 0, word) ||
+	    memcmp(word, fw.summaryroot_topic, 32) != 0)
+		return true;
+	if (!json_hex_u64(log, "blockNumber", &r.block) ||
+	    !json_hex_u64(log, "logIndex", &r.log_index) ||
+	    !json_is_string(tx) || json_string_length(tx) != 66 ||
+	    !topic_word(json_array_get(topics, 1), 0, word) ||
+	    !rpc_result_bytes(
+		json_object_get(log, "data"), FOLLOWER_MAX_DATA, &data, &len)) {
+		log_warn("skipping a log that does not decode as SummaryRoot");
+		return true;
+	}
+	snprintf(r.tx_hash, sizeof(r.tx_hash), "%s", json_string_value(tx));
+	memcpy(r.root, "0x", 2);
+	hex_encode(word, 32, r.root + 2);
+	abi_dec_init(&d, data, len);
+	if (abi_dec_string(&d, &r.name, &r.name_len) != ABI_OK ||
+	    abi_dec_uint64(&d, &r.period_start) != ABI_OK ||
+	    abi_dec_uint64(&d, &r.period_end) != ABI_OK ||
+	    abi_dec_end(&d) != ABI_OK ||
+	    memchr(r.name, '\0', r.name_len) != NULL) {
+		log_warn("skipping a SummaryRoot whose data does not decode");
+		free(data);
+		return true;
+	}
+	fw.cd->events_seen++;
+	ok = store_summary_root_add(fw.cd->store, &r) == STORE_OK;
+	free(data);
+	return ok;
+}
+
 /*
  * Stores one log if it is an ACLChange of our contract, and invalidates
  * what it changes. Returns false only on a storage error; logs that do not
@@ -161,8 +228,10 @@ follower_apply_log(const json_t *log, bool *invalidate_all, json_t *invalidated)
 	topics = json_object_get(log, "topics");
 	if (json_is_true(json_object_get(log, "removed")))
 		return true;
+	if (json_is_array(topics) && json_array_size(topics) == 2)
+		return follower_apply_summary_root(log, topics);
 	if (!json_is_array(topics) || json_array_size(topics) != 4)
-		return true; /* another event (SummaryRoot): not ours here */
+		return true; /* not an event of ours */
 	t0 = json_array_get(topics, 0);
 	if (!topic_word(t0, 0, word) ||
 	    memcmp(word, fw.aclchange_topic, 32) != 0)
@@ -200,7 +269,9 @@ follower_apply_log(const json_t *log, bool *invalidate_all, json_t *invalidated)
 	case ACTION_ADD_TOPIC:
 		if (store_topic_add(cd->store, ev.name, ev.name_len,
 			ev.block) != STORE_OK ||
-		    !chaind_entry_add(cd, ev.name, ev.name_len))
+		    !chaind_entry_add(cd, ev.name, ev.name_len) ||
+		    store_topic_details_stale(cd->store, ev.name, ev.name_len,
+			follower_mark(&ev)) != STORE_OK)
 			ok = false;
 		/* A new entry may grant what was denied: everyone re-asks. */
 		*invalidate_all = true;
@@ -222,7 +293,9 @@ follower_apply_log(const json_t *log, bool *invalidate_all, json_t *invalidated)
 		char *name = strndup(ev.name, ev.name_len);
 
 		if (name == NULL ||
-		    store_access_forget(cd->store, name, NULL) != STORE_OK)
+		    store_access_forget(cd->store, name, NULL) != STORE_OK ||
+		    store_topic_details_stale(cd->store, ev.name, ev.name_len,
+			follower_mark(&ev)) != STORE_OK)
 			ok = false;
 		free(name);
 		*invalidate_all = true;
@@ -233,6 +306,275 @@ follower_apply_log(const json_t *log, bool *invalidate_all, json_t *invalidated)
 	}
 	free(data);
 	return ok;
+}
+
+/* ---- Details the events leave out -------------------------------------- */
+
+/*
+ * A grant's event names no expiry and a TopicChanged event no new value,
+ * yet the audit queries answer with both. One read at a time: the expiry
+ * of each grant, as access(name, target) answers at the end of the
+ * grant's block (so a second change of the same right in that block wins,
+ * and a revocation there reads as 0), and each changed entry's settings,
+ * as topic(name) answers at the synced block. Results go to the database;
+ * what is still to read is found there again after a restart.
+ */
+static struct {
+	bool busy;
+	uint64_t call_id;
+	uint64_t grant_cursor; /* grants up to this id are read */
+	bool grants_done; /* none left up to the newest event */
+	uint64_t event_id; /* the grant being read */
+	unsigned action;
+	char *name; /* the entry being read */
+	uint64_t mark;
+	unsigned tries; /* node errors for the current read */
+} fd;
+
+static void
+details_cancel(void)
+{
+	if (fd.busy)
+		rpc_cancel(fw.cd->rpc, fd.call_id);
+	fd.busy = false;
+	free(fd.name);
+	fd.name = NULL;
+	fd.grants_done = false;
+}
+
+/* Starts eth_call of data on the contract at block `block`. */
+static bool
+details_call(uint8_t *data, size_t len, uint64_t block, rpc_done_fn *cb)
+{
+	char tag[RPC_HEX_U64_SIZE];
+	json_t *params;
+	char *hex;
+
+	if ((hex = malloc(2 * len + 3)) == NULL)
+		fatalx("out of memory");
+	memcpy(hex, "0x", 2);
+	hex_encode(data, len, hex + 2);
+	free(data);
+	params = json_pack("[{s:s, s:s}, s]", "to", fw.cd->contract, "data",
+	    hex, rpc_hex_u64(block, tag));
+	free(hex);
+	if (params == NULL)
+		fatalx("out of memory");
+	if (rpc_call(fw.cd->rpc, "eth_call", params, cb, NULL, &fd.call_id) !=
+	    RPC_OK) {
+		fw.cd->rpc_errors++;
+		return false;
+	}
+	fd.busy = true;
+	return true;
+}
+
+/*
+ * Whether an answer settles the current read: true when it decoded, or
+ * when the node refused it FOLLOWER_DETAIL_TRIES times (a pruned state:
+ * then it stays unknown); false when it is to be asked again later.
+ */
+static bool
+details_settled(enum rpc_status st, bool decoded, const struct rpc_error *err)
+{
+	fd.busy = false;
+	if (st == RPC_OK && decoded) {
+		fd.tries = 0;
+		return true;
+	}
+	fw.cd->rpc_errors++;
+	if (st == RPC_ERR_JSONRPC || st == RPC_OK) {
+		if (++fd.tries < FOLLOWER_DETAIL_TRIES)
+			return false;
+		log_warn("eth_call for the audit trail: %s%s%s; left unknown",
+		    st == RPC_OK ? "the answer does not decode"
+				 : rpc_status_str(st),
+		    err != NULL && err->message[0] ? ": " : "",
+		    err != NULL ? err->message : "");
+		fd.tries = 0;
+		return true;
+	}
+	return false; /* the node is away: the tick asks again */
+}
+
+static void
+details_on_access(
+    void *arg, enum rpc_status st, json_t *result, const struct rpc_error *err)
+{
+	uint8_t codes[2 * FOLLOWER_MAX_COUNTRIES], *data = NULL;
+	uint64_t pub = 0, sub = 0, block;
+	bool exists, sensitive, decoded = false;
+	struct abi_dec d;
+	size_t len, n;
+
+	(void)arg;
+	if (st == RPC_OK &&
+	    rpc_result_bytes(result, FOLLOWER_MAX_ANSWER, &data, &len)) {
+		abi_dec_init(&d, data, len);
+		decoded = abi_dec_bool(&d, &exists) == ABI_OK &&
+		    abi_dec_uint64(&d, &pub) == ABI_OK &&
+		    abi_dec_uint64(&d, &sub) == ABI_OK &&
+		    abi_dec_bool(&d, &sensitive) == ABI_OK &&
+		    abi_dec_bytes2_array(
+			&d, codes, FOLLOWER_MAX_COUNTRIES, &n) == ABI_OK &&
+		    abi_dec_uint64(&d, &block) == ABI_OK &&
+		    abi_dec_end(&d) == ABI_OK;
+		free(data);
+	}
+	if (!details_settled(st, decoded, err))
+		return;
+	if (store_grant_expiry_put(fw.cd->store, fd.event_id, decoded,
+		fd.action == ACTION_ADD_PUB ? pub : sub) != STORE_OK)
+		fatalx("cannot write the database");
+	fd.grant_cursor = fd.event_id;
+	details_next();
+}
+
+/* Decimal text of a 256-bit big-endian number. */
+static void
+details_u256_dec(const uint8_t v[32], char *out, size_t cap)
+{
+	uint8_t n[32];
+	char digits[80];
+	size_t k = 0, i;
+	bool zero;
+
+	memcpy(n, v, 32);
+	do {
+		unsigned rem = 0;
+
+		zero = true;
+		for (i = 0; i < 32; i++) {
+			unsigned cur = rem << 8 | n[i];
+
+			n[i] = (uint8_t)(cur / 10);
+			rem = cur % 10;
+			if (n[i] != 0)
+				zero = false;
+		}
+		digits[k++] = (char)('0' + rem);
+	} while (!zero && k < sizeof(digits));
+	for (i = 0; i < k && i + 1 < cap; i++)
+		out[i] = digits[k - 1 - i];
+	out[i] = '\0';
+}
+
+static void
+details_on_topic(
+    void *arg, enum rpc_status st, json_t *result, const struct rpc_error *err)
+{
+	uint8_t codes[2 * FOLLOWER_MAX_COUNTRIES], owner[20], pub[32], sub[32];
+	struct store_topic_details t;
+	uint8_t *data = NULL;
+	bool decoded = false;
+	struct abi_dec d;
+	size_t len, n = 0, i;
+
+	(void)arg;
+	memset(&t, 0, sizeof(t));
+	if (st == RPC_OK &&
+	    rpc_result_bytes(result, FOLLOWER_MAX_ANSWER, &data, &len)) {
+		abi_dec_init(&d, data, len);
+		decoded = abi_dec_bool(&d, &t.exists) == ABI_OK &&
+		    abi_dec_address(&d, owner) == ABI_OK &&
+		    abi_dec_bool(&d, &t.sensitive) == ABI_OK &&
+		    abi_dec_bool(&d, &t.self_service) == ABI_OK &&
+		    abi_dec_uint_n(&d, 128, pub) == ABI_OK &&
+		    abi_dec_uint_n(&d, 128, sub) == ABI_OK &&
+		    abi_dec_uint64(&d, &t.period) == ABI_OK &&
+		    abi_dec_bytes2_array(
+			&d, codes, FOLLOWER_MAX_COUNTRIES, &n) == ABI_OK &&
+		    abi_dec_uint64(&d, &t.block) == ABI_OK &&
+		    abi_dec_end(&d) == ABI_OK;
+		free(data);
+		for (i = 0; decoded && i < 2 * n; i++)
+			if (codes[i] < 'A' || codes[i] > 'Z')
+				decoded = false;
+	}
+	if (!details_settled(st, decoded, err))
+		return;
+	if (decoded) {
+		details_u256_dec(pub, t.pub_price, sizeof(t.pub_price));
+		details_u256_dec(sub, t.sub_price, sizeof(t.sub_price));
+		memcpy(t.countries, codes, 2 * n);
+		t.countries[2 * n] = '\0';
+	}
+	/* An answer that never decodes is kept as "no settings known". */
+	if (store_topic_details_put(fw.cd->store, fd.name, fd.mark, &t) !=
+	    STORE_OK)
+		fatalx("cannot write the database");
+	free(fd.name);
+	fd.name = NULL;
+	details_next();
+}
+
+/* Starts the next read, if any is due and none is running. */
+static void
+details_next(void)
+{
+	static uint8_t access_sel[ABI_SELECTOR_LEN],
+	    topic_sel[ABI_SELECTOR_LEN];
+	static bool have_selectors;
+	struct chaind *cd = fw.cd;
+	enum store_status r;
+	uint8_t addr[ETH_ADDRESS_LEN], *data;
+	char target[43], *name = NULL;
+	struct abi_enc e;
+	uint64_t id, block;
+	unsigned action;
+	size_t len;
+
+	if (fd.busy || cd->synced == 0)
+		return;
+	if (!have_selectors) {
+		abi_selector("access(string,address)", access_sel);
+		abi_selector("topic(string)", topic_sel);
+		have_selectors = true;
+	}
+	while (!fd.grants_done) {
+		r = store_grant_expiry_next(cd->store, fd.grant_cursor, &id,
+		    &block, &action, target, &name);
+		if (r == STORE_ERROR)
+			fatalx("cannot read the database");
+		if (r == STORE_MISSING) {
+			/* Remembered, so a restart does not look again. */
+			if (id != fd.grant_cursor &&
+			    store_meta_set(cd->store, "grant_cursor", id) !=
+				STORE_OK)
+				fatalx("cannot write the database");
+			fd.grant_cursor = id;
+			fd.grants_done = true;
+			break;
+		}
+		if (!eth_address_parse(target, strlen(target), addr)) {
+			free(name);
+			fd.grant_cursor = id;
+			continue;
+		}
+		abi_enc_begin(&e, access_sel);
+		abi_enc_string(&e, name, strlen(name));
+		abi_enc_address(&e, addr);
+		free(name);
+		if (abi_enc_finish(&e, &data, &len) != ABI_OK)
+			fatalx("out of memory");
+		fd.event_id = id;
+		fd.action = action;
+		(void)details_call(data, len, block, details_on_access);
+		return;
+	}
+	if (fd.name == NULL) {
+		r = store_topic_details_next_stale(
+		    cd->store, &fd.name, &fd.mark);
+		if (r == STORE_ERROR)
+			fatalx("cannot read the database");
+		if (r == STORE_MISSING)
+			return;
+	}
+	abi_enc_begin(&e, topic_sel);
+	abi_enc_string(&e, fd.name, strlen(fd.name));
+	if (abi_enc_finish(&e, &data, &len) != ABI_OK)
+		fatalx("out of memory");
+	(void)details_call(data, len, cd->synced, details_on_topic);
 }
 
 /* ---- The polling steps ------------------------------------------------- */
@@ -266,6 +608,8 @@ follower_on_logs(
 		ok =
 		    store_block_put(cd->store, fw.to, fw.to_hash) == STORE_OK &&
 		    store_meta_set(cd->store, "synced", fw.to) == STORE_OK &&
+		    store_meta_set(cd->store, "synced_time", fw.to_time) ==
+			STORE_OK &&
 		    store_blocks_trim(cd->store, fw.to + 1,
 			fw.to > (uint64_t)cd->cfg->chaind.reorg_depth
 			    ? fw.to - (uint64_t)cd->cfg->chaind.reorg_depth
@@ -277,6 +621,8 @@ follower_on_logs(
 	}
 	cd->synced = fw.to;
 	cd->node_ok = true;
+	if (json_array_size(result) > 0)
+		fd.grants_done = false; /* new grants may need their expiry */
 	/* Tell proxyd only once the new state is committed. */
 	if (all) {
 		acl_push_invalidate(cd, "");
@@ -289,6 +635,7 @@ follower_on_logs(
 		log_debug("blocks %" PRIu64 "-%" PRIu64 ": %zu logs", fw.from,
 		    fw.to, json_array_size(result));
 	fw.step = STEP_IDLE;
+	details_next();
 	follower_next();
 }
 
@@ -308,6 +655,8 @@ follower_on_mark(
 		return;
 	}
 	snprintf(fw.to_hash, sizeof(fw.to_hash), "%s", json_string_value(hash));
+	if (!json_hex_u64(result, "timestamp", &fw.to_time))
+		fw.to_time = 0;
 	filter = json_pack("[{s:s, s:o, s:o}]", "address", fw.cd->contract,
 	    "fromBlock", block_param(fw.from), "toBlock", block_param(fw.to));
 	fw.step = STEP_LOGS;
@@ -329,11 +678,13 @@ follower_rewind(uint64_t from)
 	struct chaind *cd = fw.cd;
 
 	log_warn("chain reorganisation: undoing blocks from %" PRIu64, from);
+	details_cancel();
 	if (store_begin(cd->store) != STORE_OK ||
 	    store_events_drop_from(cd->store, from) != STORE_OK ||
 	    store_topics_drop_from(cd->store, from) != STORE_OK ||
 	    store_blocks_trim(cd->store, from, 0) != STORE_OK ||
 	    store_access_forget_all(cd->store) != STORE_OK ||
+	    store_topic_details_stale_all(cd->store) != STORE_OK ||
 	    store_meta_set(cd->store, "synced", from - 1) != STORE_OK ||
 	    store_commit(cd->store) != STORE_OK)
 		fatalx("cannot undo reorganised blocks in the database");
@@ -454,6 +805,7 @@ follower_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)w;
 	(void)revents;
+	details_next();
 	if (fw.step != STEP_IDLE)
 		return;
 	fw.step = STEP_HEAD;
@@ -466,9 +818,14 @@ follower_start(struct chaind *cd)
 	double every = (double)cd->cfg->chaind.poll_interval_ms / 1e3;
 
 	fw.cd = cd;
+	if (store_meta_get(cd->store, "grant_cursor", &fd.grant_cursor) ==
+	    STORE_ERROR)
+		fatalx("cannot read the database");
 	abi_event_topic(
 	    "ACLChange(address,address,uint8,string,string,uint256)",
 	    fw.aclchange_topic);
+	abi_event_topic("SummaryRoot(bytes32,string,uint256,uint256)",
+	    fw.summaryroot_topic);
 	ev_timer_init(&fw.tick, follower_on_tick, 0., every);
 	ev_timer_start(cd->loop, &fw.tick);
 }
@@ -478,5 +835,6 @@ follower_stop(struct chaind *cd)
 {
 	if (fw.step != STEP_IDLE)
 		rpc_cancel(cd->rpc, fw.call_id);
+	details_cancel();
 	ev_timer_stop(cd->loop, &fw.tick);
 }

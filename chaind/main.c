@@ -101,6 +101,8 @@ chaind_open(struct daemon_ctx *ctx)
 		chaind.has_wallet = true;
 	}
 
+	/* Before the sockets: a listen address in use leaves none behind. */
+	http_open(&chaind);
 	daemon_runtime_path(ctx, "chaind.sock", path, sizeof(path));
 	acl_open(&chaind, path);
 	daemon_runtime_path(ctx, "status.sock", path, sizeof(path));
@@ -139,12 +141,14 @@ static void
 chaind_stop(struct daemon_ctx *ctx)
 {
 	(void)ctx;
+	http_close(&chaind);
 	follower_stop(&chaind);
 	if (chaind.has_wallet)
 		wallet_close(&chaind);
 	acl_close(&chaind);
 	alert_close(&chaind);
 	status_close(&chaind);
+	metrics_close(&chaind);
 	rpc_client_free(chaind.rpc);
 	store_close(chaind.store);
 	chaind_entries_free(&chaind);

@@ -2,13 +2,15 @@
  * chaind's status socket: answers IPC_STATUS with a JSON object of what an
  * operator asks first (`flytrapctl status`): which node and contract, how
  * far behind the chain head, the wallet, the cache's figures and what
- * became of authd's alerts.
+ * became of authd's alerts; and IPC_AUDIT_QUERY, the audit queries of
+ * `flytrapctl audit` (chaind/audit.h).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "audit.h"
 #include "chaind.h"
 #include "ipc.h"
 #include "log.h"
@@ -70,8 +72,74 @@ status_on_request(struct ipc_conn *conn, struct ipc_reader *msg, void *arg)
 	return true;
 }
 
+/* Largest audit parameters accepted (a topic is at most 64 KiB). */
+#define STATUS_MAX_PARAMS (128 * 1024)
+
+/*
+ * IPC_AUDIT_QUERY: str kind, str parameters (a JSON object). Reply
+ * IPC_AUDIT_QUERY_REPLY: bool ok, str JSON: the answer when ok, else
+ * {"error": "..."} saying what was wrong with the question.
+ */
+static bool
+status_on_audit(struct ipc_conn *conn, struct ipc_reader *msg, void *arg)
+{
+	struct chaind *cd = arg;
+	const char *kind, *text;
+	size_t kind_len, len;
+	struct ipc_writer w;
+	json_error_t jerr;
+	json_t *params = NULL, *answer = NULL;
+	char err[512], name[32], *out;
+
+	if (ipc_get_str(msg, &kind, &kind_len) != IPC_OK ||
+	    ipc_get_str(msg, &text, &len) != IPC_OK ||
+	    ipc_get_end(msg) != IPC_OK)
+		return false;
+	err[0] = '\0';
+	if (kind_len == 0 || kind_len >= sizeof(name) ||
+	    memchr(kind, '\0', kind_len) != NULL) {
+		snprintf(err, sizeof(err), "unknown kind '%.*s'",
+		    kind_len > 31 ? 31 : (int)kind_len, kind ? kind : "");
+	} else if (len > STATUS_MAX_PARAMS) {
+		snprintf(err, sizeof(err), "parameters over %d bytes",
+		    STATUS_MAX_PARAMS);
+	} else if (len > 0 &&
+	    (params = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr)) ==
+		NULL) {
+		snprintf(
+		    err, sizeof(err), "parameters are not JSON: %s", jerr.text);
+	} else {
+		memcpy(name, kind, kind_len);
+		name[kind_len] = '\0';
+		answer = audit_query(cd, name, params, err, sizeof(err));
+	}
+	json_decref(params);
+	if (answer == NULL)
+		answer = json_pack("{s:s}", "error", err);
+	if (answer == NULL ||
+	    (out = json_dumps(answer, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		fatalx("out of memory");
+	json_decref(answer);
+	/* Pages are cut to fit a frame; this guards against the unforeseen. */
+	if (strlen(out) > IPC_MAX_FRAME - 4096) {
+		free(out);
+		err[0] = '\0';
+		if ((out = strdup("{\"error\":\"the answer is too large for "
+				  "one message: ask with a smaller "
+				  "limit\"}")) == NULL)
+			fatalx("out of memory");
+	}
+	ipc_msg_begin(&w, IPC_AUDIT_QUERY_REPLY, msg->id);
+	ipc_put_bool(&w, err[0] == '\0');
+	ipc_put_str(&w, out, strlen(out));
+	ipc_conn_reply(conn, &w);
+	free(out);
+	return true;
+}
+
 static const struct ipc_handler status_handlers[] = {
     {IPC_STATUS, status_on_request},
+    {IPC_AUDIT_QUERY, status_on_audit},
     {0, NULL},
 };
 

@@ -119,10 +119,13 @@ enum store_tx_state {
 	STORE_TX_FAILED = 3, /* reverted, or refused before it got a nonce */
 };
 
+/* The longest purpose kept, NUL included (an idempotency key fits). */
+#define STORE_TX_PURPOSE_MAX 160
+
 /* A transaction as the wallet keeps it; buffers are malloc'ed. */
 struct store_tx {
 	uint64_t id;
-	char purpose[64];
+	char purpose[STORE_TX_PURPOSE_MAX];
 	uint8_t *data; /* call data to the contract */
 	size_t data_len;
 	uint64_t nonce;
@@ -190,5 +193,186 @@ enum store_status store_alert_find_country(struct store *st, const char *ip,
 /* How many alerts were handed to the wallet at or after `since`. */
 enum store_status store_alert_count_queued(
     struct store *st, uint64_t since, uint64_t *n) STORE_WUR;
+
+/* ---- Audit queries (chaind/audit.c) ------------------------------------ */
+
+/* Which side of an event an address filter looks at. */
+#define STORE_ROLE_SOURCE 1u
+#define STORE_ROLE_TARGET 2u
+
+/*
+ * The events store_events_find returns: those matching every filter
+ * given. Times are the events' timestamps, both bounds inclusive.
+ */
+struct store_event_query {
+	const char *const *names; /* entry names (NUL-terminated); */
+	size_t n_names; /* 0: any name */
+	const char *address; /* 0x lowercase, or NULL: any */
+	unsigned roles; /* STORE_ROLE_*: where to look for address */
+	uint32_t actions; /* bit (1u << action) per action; 0: any */
+	uint64_t from, to; /* time range */
+	uint64_t after; /* an event id: only the events after it; 0: all */
+	size_t limit; /* most events to return; 0: no limit */
+};
+
+/*
+ * Calls fn(arg, id, event) for each event matching q in chain order (by
+ * time, then id, which is the order the chain emitted them in), until fn
+ * returns false or q->limit events were given. An event matching through
+ * several names or roles is given once. Every part of the search is an
+ * index range, so the cost grows with the events returned, not with the
+ * table. The event's strings live until fn returns. STORE_OK or
+ * STORE_ERROR.
+ */
+enum store_status store_events_find(struct store *st,
+    const struct store_event_query *q,
+    bool (*fn)(void *arg, uint64_t id, const struct store_event *ev),
+    void *arg) STORE_WUR;
+/* How many events match q (its after and limit are ignored). */
+enum store_status store_events_count(
+    struct store *st, const struct store_event_query *q, uint64_t *n) STORE_WUR;
+/*
+ * Events of the actions in the mask whose reason contains `needle`, after
+ * id `after`, in id order, at most limit (0: all). A scan of those
+ * actions' events: for rare administrative questions (erasure), not for
+ * the audit queries.
+ */
+enum store_status store_events_reason_contains(struct store *st,
+    uint32_t actions, const char *needle, uint64_t after, size_t limit,
+    bool (*fn)(void *arg, uint64_t id, const struct store_event *ev),
+    void *arg) STORE_WUR;
+
+/*
+ * A SummaryRoot event: the Merkle root of a Summary, emitted right after
+ * its Summary ACLChange (the previous log of the same transaction).
+ */
+struct store_summary_root {
+	uint64_t block;
+	uint64_t log_index;
+	char tx_hash[67];
+	char root[67]; /* 0x + 64 lowercase hex digits */
+	const char *name;
+	size_t name_len;
+	uint64_t period_start, period_end;
+};
+
+/*
+ * Stores a SummaryRoot, linked to its Summary event when that is stored
+ * (same block and transaction, previous log index).
+ */
+enum store_status store_summary_root_add(
+    struct store *st, const struct store_summary_root *r) STORE_WUR;
+/* The root of Summary event `event_id`: STORE_OK, STORE_MISSING (none). */
+enum store_status store_summary_root_get(struct store *st, uint64_t event_id,
+    char root[67], uint64_t *period_start, uint64_t *period_end) STORE_WUR;
+/*
+ * Summaries of entry `name` whose period overlaps [from, to], by the end
+ * of their period, then id; after: a Summary event id, only those after
+ * it in that order. fn gets the Summary event and its root.
+ */
+enum store_status store_summaries_overlapping(struct store *st,
+    const char *name, uint64_t from, uint64_t to, uint64_t after, size_t limit,
+    bool (*fn)(void *arg, uint64_t id, const struct store_event *ev,
+	const char *root, uint64_t period_start, uint64_t period_end),
+    void *arg) STORE_WUR;
+
+/*
+ * The expiry a grant event (AddPub, AddSub) left, as the contract answered
+ * access(name, target) at the end of the event's block; known = false
+ * when the node could not tell (its state for that block is pruned).
+ */
+enum store_status store_grant_expiry_put(
+    struct store *st, uint64_t event_id, bool known, uint64_t expiry) STORE_WUR;
+/* STORE_OK with *known and *expiry, STORE_MISSING when not read yet. */
+enum store_status store_grant_expiry_get(struct store *st, uint64_t event_id,
+    bool *known, uint64_t *expiry) STORE_WUR;
+/*
+ * The first grant event with an id above `after` whose expiry has not
+ * been read: its id, block, action, target and name (malloc'd, the caller
+ * frees it). STORE_MISSING when there is none.
+ */
+enum store_status store_grant_expiry_next(struct store *st, uint64_t after,
+    uint64_t *id, uint64_t *block, unsigned *action, char target[43],
+    char **name) STORE_WUR;
+
+/* An entry's settings as the contract's topic(name) answered them. */
+struct store_topic_details {
+	bool exists;
+	bool sensitive;
+	bool self_service;
+	char pub_price[80]; /* wei, decimal */
+	char sub_price[80];
+	uint64_t period; /* seconds a purchase lasts; 0: forever */
+	char countries[512]; /* concatenated alpha-2 codes */
+	uint64_t block; /* the block they were read at */
+};
+
+/*
+ * Marks an entry's settings as changed by event `mark` (its id): they are
+ * read again, and an answer asked before this mark is not kept.
+ */
+enum store_status store_topic_details_stale(
+    struct store *st, const char *name, size_t len, uint64_t mark) STORE_WUR;
+/* Every entry's settings must be read again (after a reorganisation). */
+enum store_status store_topic_details_stale_all(struct store *st) STORE_WUR;
+/* An entry whose settings must be read: name (malloc'd) and its mark. */
+enum store_status store_topic_details_next_stale(
+    struct store *st, char **name, uint64_t *mark) STORE_WUR;
+/* Stores settings read for `name`, unless it was marked again since. */
+enum store_status store_topic_details_put(struct store *st, const char *name,
+    uint64_t mark, const struct store_topic_details *d) STORE_WUR;
+/*
+ * STORE_OK with the last settings read (*stale tells whether a newer
+ * change is still to be read), STORE_MISSING if none were read yet.
+ */
+enum store_status store_topic_details_get(struct store *st, const char *name,
+    struct store_topic_details *d, bool *stale) STORE_WUR;
+
+/*
+ * The owner an entry was last transferred to (TopicChanged "owner"):
+ * STORE_OK, or STORE_MISSING when it never was (its creator owns it).
+ */
+enum store_status store_topic_owner(
+    struct store *st, const char *name, char owner[43]) STORE_WUR;
+
+/*
+ * Calls fn for each transfer of entry `name` (TopicChanged "owner") up to
+ * time `to`, in chain order, until it returns false.
+ */
+enum store_status store_topic_transfers(struct store *st, const char *name,
+    uint64_t to,
+    bool (*fn)(void *arg, uint64_t id, const struct store_event *ev),
+    void *arg) STORE_WUR;
+
+/* Counts for the audit status: stored SummaryRoot events. */
+uint64_t store_summary_count(struct store *st);
+
+/*
+ * Erasure of local alert rows. The IP hashes of the rows naming `ip`
+ * (distinct, each once to fn), then the rows themselves: those whose ip
+ * is `ip`, or (for an address) whose address or subject is it. *removed
+ * counts the rows deleted.
+ */
+enum store_status store_alert_ip_hashes(struct store *st, const char *ip,
+    bool (*fn)(void *arg, const char *ip_hash), void *arg) STORE_WUR;
+enum store_status store_alerts_erase_ip(
+    struct store *st, const char *ip, uint64_t *removed) STORE_WUR;
+enum store_status store_alerts_erase_address(
+    struct store *st, const char *address, uint64_t *removed) STORE_WUR;
+/*
+ * After an erasure: moves the write-ahead log into the database and
+ * empties it, so that no copy of the erased rows stays in it (the
+ * deletions themselves overwrite the rows' bytes).
+ */
+enum store_status store_erase_flush(struct store *st) STORE_WUR;
+
+/* ---- Idempotent submissions -------------------------------------------- */
+
+/*
+ * The oldest transaction whose purpose is `purpose` and which has not
+ * failed: STORE_OK with its id, STORE_MISSING when there is none.
+ */
+enum store_status store_tx_find_purpose(
+    struct store *st, const char *purpose, uint64_t *id) STORE_WUR;
 
 #endif

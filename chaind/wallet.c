@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "abi.h"
+#include "audit.h"
 #include "chaind.h"
 #include "hex.h"
 #include "ipc.h"
@@ -24,6 +25,8 @@
 #define WALLET_GAS_MARGIN 20
 /* Re-broadcast a sent transaction the node has not mined after this. */
 #define WALLET_REBROADCAST_S 30.0
+/* A purpose with this prefix is an idempotency key (wallet_submit). */
+#define WALLET_ONCE_PREFIX "once:"
 /* Priority fee when the node does not suggest one: 1 gwei. */
 #define WALLET_DEFAULT_TIP 1000000000ull
 
@@ -422,6 +425,26 @@ wallet_submit(
 {
 	uint64_t id = 0;
 
+	/*
+	 * A purpose starting with "once:" is an idempotency key: while a
+	 * transaction with it has not failed, submitting it again is that
+	 * transaction (reportd resubmits summaries after restarts).
+	 */
+	if (strncmp(purpose, WALLET_ONCE_PREFIX, strlen(WALLET_ONCE_PREFIX)) ==
+	    0) {
+		switch (store_tx_find_purpose(cd->store, purpose, &id)) {
+		case STORE_OK:
+			log_info("wallet: %s is tx %" PRIu64 " already",
+			    purpose, id);
+			return id;
+		case STORE_MISSING:
+			break;
+		case STORE_ERROR:
+			log_warn(
+			    "wallet: cannot queue a transaction (%s)", purpose);
+			return 0;
+		}
+	}
 	if (store_tx_add(cd->store, purpose, data, len, (uint64_t)time(NULL),
 		&id) != STORE_OK)
 		id = 0;
@@ -448,7 +471,7 @@ wallet_on_submit(struct ipc_conn *conn, struct ipc_reader *msg, void *arg)
 	const char *purpose;
 	const void *data;
 	size_t purpose_len, len;
-	char name[64];
+	char name[STORE_TX_PURPOSE_MAX];
 	uint64_t id;
 
 	if (ipc_get_str(msg, &purpose, &purpose_len) != IPC_OK ||
@@ -465,8 +488,44 @@ wallet_on_submit(struct ipc_conn *conn, struct ipc_reader *msg, void *arg)
 	return true;
 }
 
+/*
+ * IPC_ERASE: str subject (an address or an IP). Reply IPC_ERASE_REPLY:
+ * bool ok, str JSON: what was removed and what remains on-chain
+ * (audit_erase), or {"error": "..."}. On this socket because only the
+ * operator may erase (mode 0600).
+ */
+static bool
+wallet_on_erase(struct ipc_conn *conn, struct ipc_reader *msg, void *arg)
+{
+	struct chaind *cd = arg;
+	struct ipc_writer w;
+	const char *subject;
+	char err[256], *out;
+	size_t len;
+	json_t *o;
+
+	if (ipc_get_str(msg, &subject, &len) != IPC_OK ||
+	    ipc_get_end(msg) != IPC_OK)
+		return false;
+	err[0] = '\0';
+	if ((o = audit_erase(cd, subject, len, err, sizeof(err))) != NULL)
+		log_info("erased what chaind kept about a subject on request");
+	else if ((o = json_pack("{s:s}", "error", err)) == NULL)
+		fatalx("out of memory");
+	if ((out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		fatalx("out of memory");
+	ipc_msg_begin(&w, IPC_ERASE_REPLY, msg->id);
+	ipc_put_bool(&w, err[0] == '\0');
+	ipc_put_str(&w, out, strlen(out));
+	ipc_conn_reply(conn, &w);
+	free(out);
+	json_decref(o);
+	return true;
+}
+
 static const struct ipc_handler wallet_handlers[] = {
     {IPC_TX_SUBMIT, wallet_on_submit},
+    {IPC_ERASE, wallet_on_erase},
     {0, NULL},
 };
 

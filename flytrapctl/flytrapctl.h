@@ -5,6 +5,11 @@
 #define FLYTRAP_FLYTRAPCTL_H
 
 #include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "ipc.h"
 
 struct ctl_command {
 	const char *name;
@@ -34,6 +39,40 @@ int ctl_ban(int argc, char **argv);
 int ctl_unban(int argc, char **argv);
 int ctl_bans(int argc, char **argv);
 int ctl_authd_status(int argc, char **argv);
+/* audit_proof.c: `flytrapctl audit prove` and `audit verify`. */
+int ctl_audit_prove(int argc, char **argv);
+int ctl_audit_verify(int argc, char **argv);
+
+/* audit.c: `flytrapctl audit SUBCOMMAND`, a table of subcommands. */
+int ctl_audit(int argc, char **argv);
+/* audit_query.c: chaind's audit queries (argv[0] names the kind). */
+int ctl_audit_query(int argc, char **argv);
+/* erase.c */
+int ctl_erase(int argc, char **argv);
+
+/* How ctl_query_socket ended. */
+enum ctl_query_status {
+	CTL_QUERY_OK, /* *ok and *answer hold the reply */
+	CTL_QUERY_UNREACHABLE, /* cannot connect (errno says why); unreported */
+	CTL_QUERY_FAILED, /* any other failure, already reported */
+};
+
+/*
+ * Sends request w to a daemon's socket and reads a reply of type `reply`
+ * made of (bool ok, str JSON object), as IPC_AUDIT_QUERY, IPC_ERASE and
+ * IPC_REPORT_QUERY have. On CTL_QUERY_OK *answer is a new reference (the
+ * answer, or {"error": ...} when *ok is false). Failures are reported as
+ * "CMD: DAEMON ..." except an unreachable socket, left to the caller.
+ */
+enum ctl_query_status ctl_query_socket(const char *cmd, const char *daemon,
+    const char *path, double timeout_s, struct ipc_writer *w,
+    enum ipc_type reply, bool *ok, json_t **answer);
+
+/*
+ * A time: Unix seconds, "now", or a UTC date "2025-01-31",
+ * "2025-01-31T12:00", "2025-01-31T12:00:00Z". False for anything else.
+ */
+bool ctl_time_parse(const char *s, uint64_t *out);
 
 /* Prints "flytrapctl: <message>" on stderr. */
 void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -26,6 +26,8 @@ static const struct ctl_command ctl_commands[] = {
     {"unban", ctl_unban, "lift a ban at authd"},
     {"bans", ctl_bans, "list the bans in force at authd"},
     {"authd-status", ctl_authd_status, "print authd's figures (JSON)"},
+    {"audit", ctl_audit, "the audit trail: queries, access proofs"},
+    {"erase", ctl_erase, "forget a person's address or IP (local records)"},
     {NULL, NULL, NULL},
 };
 

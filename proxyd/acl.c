@@ -34,6 +34,8 @@ enum acl_mark {
 	ACL_MARK_DENY_COUNTRY,
 	ACL_MARK_FAILED,
 };
+/* Or'ed into an answered mark: the deciding entry is sensitive. */
+#define ACL_MARK_SENSITIVE 0x80
 
 /* One remembered answer. */
 struct acl_entry {
@@ -455,7 +457,8 @@ acl_on_reply(void *arg, struct ipc_reader *msg, enum ipc_status st)
 			    s, rq->action, rq->topic, rq->topic_len, &a);
 		b->marks[rq->index] = a.failure != NULL
 		    ? ACL_MARK_FAILED
-		    : acl_mark_of(a.verdict, a.wrong_country);
+		    : acl_mark_of(a.verdict, a.wrong_country) |
+			(a.sensitive ? ACL_MARK_SENSITIVE : 0);
 	}
 	b->inflight--;
 	free(rq);
@@ -518,12 +521,17 @@ acl_decide(struct session *s, struct session_side *side, uint32_t index,
 	struct acl_batch *b = &side->acl;
 	struct acl_entry *e;
 
+	b->last_sensitive = false;
 	if (b->count != 0) {
 		if (b->count != count || index >= count)
 			fatalx("acl: decision %u of %u asked of a batch of %u",
 			    index, count, b->count);
-		if (b->marks[index] != ACL_MARK_UNKNOWN)
-			return acl_decision_of((enum acl_mark)b->marks[index]);
+		if (b->marks[index] != ACL_MARK_UNKNOWN) {
+			b->last_sensitive =
+			    (b->marks[index] & ACL_MARK_SENSITIVE) != 0;
+			return acl_decision_of((enum acl_mark)(
+			    b->marks[index] & ~ACL_MARK_SENSITIVE));
+		}
 	}
 	e = cache_find(
 	    &s->acl_cache, (uint8_t)action, topic, len, ev_now(s->px->loop));
@@ -531,7 +539,9 @@ acl_decide(struct session *s, struct session_side *side, uint32_t index,
 		/* Kept in the batch: the cache may evict it meanwhile. */
 		if (b->count != 0)
 			b->marks[index] =
-			    acl_mark_of(e->verdict, e->wrong_country);
+			    acl_mark_of(e->verdict, e->wrong_country) |
+			    (e->sensitive ? ACL_MARK_SENSITIVE : 0);
+		b->last_sensitive = e->sensitive;
 		return acl_decision_of(
 		    acl_mark_of(e->verdict, e->wrong_country));
 	}

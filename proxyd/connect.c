@@ -549,6 +549,7 @@ connect_authorize_will(struct session *s)
 		/* FALLTHROUGH */
 	case ACL_DECISION_FAILED:
 		acl_packet_done(s, &s->client);
+		s->px->denials[0]++;
 		acl_log_denial(s, ACL_PUBLISH, topic->data, topic->len, "Will");
 		connect_refuse(
 		    s, MQTT_RC_NOT_AUTHORIZED, "no right to publish the Will");

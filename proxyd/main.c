@@ -3,16 +3,39 @@
  * verify their credentials, and relays their packets to the broker as far
  * as chaind's answers allow.
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon.h"
 #include "ipc.h"
 #include "log.h"
+#include "metrics_client.h"
 #include "proxyd.h"
 #include "proxyproto.h"
 
 static struct proxyd proxyd;
+static ev_timer proxyd_metrics_tick;
+static char proxyd_instance[64];
+
+/* Every METRICS_INTERVAL_S: the counters chaind's /metrics shows. */
+static void
+proxyd_on_metrics(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	char json[512];
+
+	(void)loop;
+	(void)w;
+	(void)revents;
+	snprintf(json, sizeof(json),
+	    "{\"sessions\":%zu,\"connections_total\":%" PRIu64
+	    ",\"denials_total\":{\"publish\":%" PRIu64 ",\"subscribe\":%" PRIu64
+	    ",\"delivery\":%" PRIu64 "},\"report_dropped_total\":%" PRIu64 "}",
+	    proxyd.sessions, proxyd.connections_total, proxyd.denials[0],
+	    proxyd.denials[1], proxyd.denials[2], report_dropped());
+	metrics_send(proxyd.chaind, "proxyd", proxyd_instance, json);
+}
 
 /* Settings of defence.c: load balancers, countries, authd's load. */
 static void
@@ -90,6 +113,13 @@ proxyd_start(struct daemon_ctx *ctx)
 	defence_start(&proxyd);
 	daemon_runtime_path(ctx, "chaind.sock", path, sizeof(path));
 	acl_start(&proxyd, path);
+	daemon_runtime_path(ctx, "reportd.sock", path, sizeof(path));
+	report_start(&proxyd, path);
+	metrics_instance_name(
+	    "proxyd", proxyd_instance, sizeof(proxyd_instance));
+	ev_timer_init(&proxyd_metrics_tick, proxyd_on_metrics,
+	    METRICS_INTERVAL_S, METRICS_INTERVAL_S);
+	ev_timer_start(ctx->loop, &proxyd_metrics_tick);
 	listener_start_all(&proxyd);
 	log_info("relaying to the broker at %s", ctx->cfg.proxyd.broker);
 }
@@ -97,11 +127,12 @@ proxyd_start(struct daemon_ctx *ctx)
 static void
 proxyd_stop(struct daemon_ctx *ctx)
 {
-	(void)ctx;
+	ev_timer_stop(ctx->loop, &proxyd_metrics_tick);
 	listener_close_all(&proxyd);
 	session_close_all(&proxyd);
 	ipc_client_free(proxyd.authd);
 	acl_stop(&proxyd);
+	report_stop(&proxyd);
 	free(proxyd.scratch);
 	free(proxyd.props_scratch);
 	free(proxyd.proxy_trusted);

@@ -20,6 +20,7 @@
 #include "eth.h"
 #include "mqtt.h"
 #include "netaddr.h"
+#include "reportq.h"
 #include "token.h"
 
 struct acl_entry;
@@ -64,6 +65,10 @@ struct proxyd {
 	/* Sessions waiting for a slot while every one is taken. */
 	struct session *auth_wait_head, *auth_wait_tail;
 	uint64_t strikes_lost; /* strikes authd never got */
+	/* Counters for chaind's /metrics (main.c sends them). */
+	uint64_t connections_total;
+	uint64_t
+	    denials[3]; /* PUBLISH (and Will), SUBSCRIBE filter, delivery */
 };
 
 /*
@@ -96,6 +101,11 @@ struct acl_batch {
 	uint8_t single; /* the marks' storage when count == 1 */
 	uint32_t count; /* decisions the packet needs; 0: no batch */
 	uint32_t inflight; /* requests to chaind not answered yet */
+	/*
+	 * Whether the decision acl_decide() returned last for this side
+	 * came from a sensitive entry (its accesses are reported).
+	 */
+	bool last_sensitive;
 };
 
 /* A session's remembered answers: a hash table with CLOCK eviction. */
@@ -184,6 +194,7 @@ struct session {
 	uint32_t nfiltered;
 	bool subscribe_blocked; /* a SUBSCRIBE waits for room in filtered */
 	bool client_kick; /* process the client's input again */
+	struct reportq_ref report_ref; /* its last access record (report.c) */
 };
 
 /* session.c */
@@ -269,6 +280,19 @@ void acl_session_free(struct session *s);
 /* Logs a refusal at info, rate-limited per session. */
 void acl_log_denial(struct session *s, enum acl_action action,
     const uint8_t *topic, size_t len, const char *what);
+
+/*
+ * report.c: access records of sensitive topics for reportd
+ * (docs/AUDIT.md). report_access() records one allowed access by the
+ * session (a PUBLISH, a SUBSCRIBE filter without $share prefix, or a
+ * delivery) with its payload bytes; it never waits and never allocates.
+ */
+void report_start(struct proxyd *px, const char *path);
+/* Accesses lost to a full queue since the start. */
+uint64_t report_dropped(void);
+void report_stop(struct proxyd *px);
+void report_access(struct session *s, enum access_action action,
+    const uint8_t *topic, size_t len, size_t bytes);
 
 /* connect.c: the CONNECT phase up to the broker's CONNACK. */
 void connect_on_client_packet(

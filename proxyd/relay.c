@@ -103,6 +103,9 @@ relay_client_publish(struct session *s, const struct mqtt_packet *p,
 	case ACL_DECISION_PENDING:
 		return RELAY_HOLD;
 	case ACL_DECISION_ALLOW:
+		if (s->client.acl.last_sensitive)
+			report_access(s, ACCESS_PUBLISH, pub->topic.data,
+			    pub->topic.len, pub->payload.len);
 		if (pub->qos > 0)
 			answered_clear(&s->client, pub->packet_id);
 		session_queue(s, &s->broker, pkt, len);
@@ -117,6 +120,7 @@ relay_client_publish(struct session *s, const struct mqtt_packet *p,
 	}
 	if (pub->qos > 0)
 		answered_clear(&s->client, pub->packet_id);
+	s->px->denials[0]++;
 	acl_log_denial(
 	    s, ACL_PUBLISH, pub->topic.data, pub->topic.len, "PUBLISH");
 	if (pub->qos == 1) {
@@ -220,6 +224,34 @@ relay_forward_filtered(struct session *s, const struct mqtt_packet *p,
 }
 
 /*
+ * Records the allowed filters of a SUBSCRIBE whose deciding entry is
+ * sensitive (sensitive[i]), by their inner filter when shared.
+ */
+static void
+relay_report_subscribe(struct session *s, const struct mqtt_subscribe *sub,
+    const uint8_t *flags, const uint8_t *sensitive)
+{
+	struct mqtt_list_iter it;
+	struct mqtt_bytes filter;
+	const char *f;
+	size_t flen;
+	uint8_t options;
+	uint32_t i = 0;
+
+	mqtt_list_iter_init(&it, sub, true);
+	while (mqtt_list_next(&it, &filter, &options)) {
+		if (flags[i] == 0 && sensitive[i]) {
+			f = (const char *)filter.data;
+			flen = filter.len;
+			(void)topic_strip_share(&f, &flen);
+			report_access(
+			    s, ACCESS_SUBSCRIBE, (const uint8_t *)f, flen, 0);
+		}
+		i++;
+	}
+}
+
+/*
  * SUBSCRIBE: each filter (a shared one by its inner filter) must be
  * covered by an entry the address may subscribe to. Refused filters are
  * removed from what the broker sees and reported in the SUBACK, in the
@@ -232,6 +264,8 @@ relay_client_subscribe(struct session *s, const struct mqtt_packet *p,
 	const struct mqtt_subscribe *sub = &p->u.subscribe;
 	uint8_t *flags = s->px->scratch; /* one per filter, this call only */
 	uint32_t i = 0, count = (uint32_t)sub->count, denied = 0;
+	/* Also scratch: a filter takes at least 4 bytes of a packet. */
+	uint8_t *sensitive = flags + count;
 	struct mqtt_list_iter it;
 	struct mqtt_bytes filter;
 	const char *f;
@@ -249,6 +283,7 @@ relay_client_subscribe(struct session *s, const struct mqtt_packet *p,
 		flags[i] = 0;
 		d = acl_decide(s, &s->client, i, count, ACL_SUBSCRIBE,
 		    (const uint8_t *)f, flen);
+		sensitive[i] = s->client.acl.last_sensitive;
 		switch (d) {
 		case ACL_DECISION_PENDING:
 			pending = true;
@@ -266,13 +301,16 @@ relay_client_subscribe(struct session *s, const struct mqtt_packet *p,
 	}
 	if (pending)
 		return RELAY_HOLD;
+	if (denied > 0 && denied < count &&
+	    s->nfiltered == RELAY_FILTERED_MAX) {
+		s->subscribe_blocked = true;
+		return RELAY_HOLD;
+	}
+	/* Before the scratch space is used for the packet to the broker. */
+	relay_report_subscribe(s, sub, flags, sensitive);
 	if (denied == 0) {
 		session_queue(s, &s->broker, pkt, len);
 		return RELAY_CONSUMED;
-	}
-	if (denied < count && s->nfiltered == RELAY_FILTERED_MAX) {
-		s->subscribe_blocked = true;
-		return RELAY_HOLD;
 	}
 	/* One strike per SUBSCRIBE, however many filters it was refused. */
 	struck = false;
@@ -282,6 +320,7 @@ relay_client_subscribe(struct session *s, const struct mqtt_packet *p,
 		d = (enum acl_decision)flags[i++];
 		if (d == 0)
 			continue;
+		s->px->denials[1]++;
 		acl_log_denial(s, ACL_SUBSCRIBE, filter.data, filter.len,
 		    "SUBSCRIBE filter");
 		if (!struck && d != ACL_DECISION_FAILED) {
@@ -362,6 +401,9 @@ relay_broker_publish(struct session *s, const struct mqtt_packet *p,
 	case ACL_DECISION_PENDING:
 		return RELAY_HOLD;
 	case ACL_DECISION_ALLOW:
+		if (s->broker.acl.last_sensitive)
+			report_access(s, ACCESS_DELIVERY, pub->topic.data,
+			    pub->topic.len, pub->payload.len);
 		session_queue(s, &s->client, pkt, len);
 		return RELAY_CONSUMED;
 	case ACL_DECISION_DENY:
@@ -370,6 +412,7 @@ relay_broker_publish(struct session *s, const struct mqtt_packet *p,
 		/* The client asked for nothing: no strike. */
 		break;
 	}
+	s->px->denials[2]++;
 	acl_log_denial(
 	    s, ACL_SUBSCRIBE, pub->topic.data, pub->topic.len, "delivery");
 	if (pub->qos == 1) {

@@ -586,6 +586,7 @@ session_accept(struct proxyd *px, int fd, const struct sockaddr *sa,
 		return;
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	px->connections_total++;
 	s->px = px;
 	s->broker.fd = -1;
 	side_init(s, &s->client, fd);

@@ -302,6 +302,7 @@ contract = $CONTRACT
 start_block = $DEPLOY_BLOCK
 database = $WORK/chaind.db
 poll_interval_ms = 200
+http_listen =
 EOF
 	} >"$file"
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make run`: starts the FlyTrap demo stack in the foreground on loopback
 # (a local Ethereum node with the FlyTrap contract, a real Mosquitto broker,
-# authd, chaind and proxyd), writes what it set up to a shell-sourceable
-# file, and stops everything on Ctrl-C or SIGTERM.
+# authd, chaind with the auditor's web page, and proxyd), writes what it
+# set up to a shell-sourceable file, and stops everything on Ctrl-C or
+# SIGTERM.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -76,6 +77,7 @@ chmod 700 "$demo"
 broker_port=$(free_port)
 proxy_port=$(free_port)
 node_port=$(free_port)
+web_port=$(free_port)
 rpc=http://127.0.0.1:$node_port
 
 "$anvil" --host 127.0.0.1 --port "$node_port" --silent \
@@ -141,6 +143,13 @@ database = $demo/chaind.db
 poll_interval_ms = 200
 keystore = $demo/wallet.json
 password_file = $demo/wallet.password
+http_listen = 127.0.0.1:$web_port
+web_root = $root/web
+
+[reportd]
+database = $demo/reportd.db
+# Short periods, so the demo shows summaries within minutes.
+period_s = 300
 CONF
 head -c 32 /dev/urandom >"$demo/ip-hash.key"
 chmod 600 "$demo/ip-hash.key"
@@ -156,6 +165,11 @@ wait_for_file "$demo/run/authd.sock" authd "$!"
 "$bin/chaind" -c "$demo/flytrap.conf" >"$demo/chaind.log" 2>&1 &
 pids+=($!)
 wait_for_file "$demo/run/chaind.sock" chaind "$!"
+wait_for_port "$web_port" chaind "$!"
+
+"$bin/reportd" -c "$demo/flytrap.conf" >"$demo/reportd.log" 2>&1 &
+pids+=($!)
+wait_for_file "$demo/run/reportd.sock" reportd "$!"
 
 "$bin/proxyd" -c "$demo/flytrap.conf" >"$demo/proxyd.log" 2>&1 &
 pids+=($!)
@@ -176,6 +190,7 @@ export FLYTRAP_RPC=$rpc
 export FLYTRAP_CONTRACT=$contract
 export FLYTRAP_STATUS_SOCKET=$demo/run/status.sock
 export FLYTRAP_CONFIG=$demo/flytrap.conf
+export FLYTRAP_WEB=http://127.0.0.1:$web_port/
 export PATH="$bin:\$PATH"
 ENV
 
@@ -186,6 +201,7 @@ FlyTrap demo is running.
   Mosquitto (behind proxyd)            127.0.0.1:$broker_port
   Ethereum node (anvil)                $rpc
   FlyTrap contract (also the realm)    $contract
+  auditor's page, API and /metrics     http://127.0.0.1:$web_port/
   topic owner key                      $owner_key ($owner)
   demo key, granted on '$topic'        $key ($address)
   logs                                 $demo/*.log

@@ -7,12 +7,13 @@ set -eu
 
 cd "$(dirname "$0")/.."
 
-# Debian packages the build, the tests and the demo use.
+# Debian packages the build, the tests and the demo use (chromium: the
+# browser the web page's tests drive through playwright-core).
 PACKAGES="build-essential clang clang-format pkg-config libev-dev libssl-dev
 libsecp256k1-dev libcurl4-openssl-dev libmsgpack-dev libmaxminddb-dev
-libsqlite3-dev libinih-dev libjansson-dev libcmocka-dev mosquitto
-mosquitto-clients haproxy python3-pytest python3-paho-mqtt python3-msgpack curl
-nodejs npm"
+libsqlite3-dev libinih-dev libjansson-dev libcmocka-dev libmicrohttpd-dev
+mosquitto mosquitto-clients haproxy python3-pytest python3-paho-mqtt
+python3-msgpack curl nodejs npm chromium"
 
 installed() {
 	[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = \

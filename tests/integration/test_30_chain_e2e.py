@@ -188,7 +188,8 @@ class Stack:
         opts = {"rpc_url": chain.url, "contract": chain.contract,
                 "start_block": chain.deploy_block,
                 "database": ft.dir / "chaind.db",
-                "poll_interval_ms": POLL_MS, "rpc_timeout_ms": 2000}
+                "poll_interval_ms": POLL_MS, "rpc_timeout_ms": 2000,
+                "http_listen": ""}
         opts.update(chaind or {})
         ft.write_config(raw="[chaind]\n" + "".join(
             "%s = %s\n" % kv for kv in opts.items()))

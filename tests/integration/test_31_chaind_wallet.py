@@ -15,7 +15,7 @@ import pytest
 
 import fakechaind
 from chainutil import Anvil, contract_build_dir, ctl_json, ctl_ok, rpc
-from conftest import BUILD, Proc, wait_for
+from conftest import BUILD, Proc, unix_accepts, wait_for
 
 ETHERS = str(fakechaind.REPO / "node_modules" / "ethers")
 TX_SUBMIT = fakechaind.TYPES["IPC_TX_SUBMIT"]
@@ -83,6 +83,7 @@ class World:
             "[global]\nrealm = test\nruntime_dir = %s\n"
             "[chaind]\nrpc_url = %s\ncontract = %s\ndatabase = %s\n"
             "keystore = %s\npassword_file = %s\npoll_interval_ms = 100\n"
+            "http_listen =\n"
             % (self.runtime, self.anvil.url, self.contract, tmp / "c.db",
                self.keystore, self.password))
         self.chaind = None
@@ -94,8 +95,12 @@ class World:
                                       str(self.conf), "-d"],
                            self.tmp / ("chaind-%d.log" % self.runs))
         self.chaind.start()
-        wait_for(lambda: (self.runtime / "wallet.sock").exists(), 10,
-                 "chaind's wallet socket")
+        # A killed chaind leaves its socket files behind: wait until the
+        # new one accepts on them.
+        wait_for(lambda: self.chaind.alive()
+                 and unix_accepts(self.runtime / "wallet.sock")
+                 and unix_accepts(self.runtime / "status.sock"), 10,
+                 "chaind's wallet and status sockets")
         return self.chaind
 
     def nonce(self):

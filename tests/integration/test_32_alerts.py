@@ -380,7 +380,7 @@ def _bare_chaind(tmp_path, extra=""):
     conf.write_text(
         "[global]\nrealm = test\nruntime_dir = %s\n"
         "[chaind]\nrpc_url = http://127.0.0.1:9\ncontract = 0x%s\n"
-        "database = %s\npoll_interval_ms = 1000\n%s"
+        "database = %s\npoll_interval_ms = 1000\nhttp_listen =\n%s"
         % (runtime, "11" * 20, tmp_path / "bare.db", extra))
     return Proc("chaind", [str(BUILD / "bin" / "chaind"), "-c", str(conf),
                            "-d"], tmp_path / "chaind-bare.log"), runtime

@@ -77,7 +77,7 @@ class Host:
             "start_block": chain.deploy_block,
             "database": self.dir / "chaind.db", "keystore": keystore,
             "password_file": password, "poll_interval_ms": 100,
-            "alert_budget_per_hour": 20}
+            "alert_budget_per_hour": 20, "http_listen": ""}
         self.ports = [(free_port(), free_port()) for _ in range(proxyds)]
         self.configs = [self._config(i) for i in range(proxyds)]
         self.chaind = self._start("chaind", self.configs[0])
