@@ -14,6 +14,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "sqldb.h"
 
 enum store_stmt {
 	Q_META_GET,
@@ -317,15 +318,11 @@ struct store {
 	sqlite3_stmt *stmt[Q_COUNT];
 };
 
-/* Resets a statement for reuse and clears its bindings. */
+/* A statement of the table, reset for reuse. */
 static sqlite3_stmt *
 store_prepare(struct store *st, enum store_stmt q)
 {
-	sqlite3_stmt *s = st->stmt[q];
-
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-	return s;
+	return sqldb_reset(st->stmt[q]);
 }
 
 /* Runs a statement that returns no rows. */
@@ -361,26 +358,6 @@ store_step_row(struct store *st, sqlite3_stmt *s)
 	}
 }
 
-static void
-bind_u64(sqlite3_stmt *s, int i, uint64_t v)
-{
-	sqlite3_bind_int64(s, i, (sqlite3_int64)v);
-}
-
-static void
-bind_text(sqlite3_stmt *s, int i, const char *text, size_t len)
-{
-	/* An empty string may come as NULL (from msgpack): text, not NULL. */
-	sqlite3_bind_text(
-	    s, i, text != NULL ? text : "", (int)len, SQLITE_TRANSIENT);
-}
-
-static uint64_t
-column_u64(sqlite3_stmt *s, int i)
-{
-	return (uint64_t)sqlite3_column_int64(s, i);
-}
-
 static uint64_t
 store_count(struct store *st, enum store_stmt q)
 {
@@ -388,7 +365,7 @@ store_count(struct store *st, enum store_stmt q)
 	uint64_t n = 0;
 
 	if (sqlite3_step(s) == SQLITE_ROW)
-		n = column_u64(s, 0);
+		n = sqldb_column_u64(s, 0);
 	sqlite3_reset(s);
 	return n;
 }
@@ -397,39 +374,16 @@ struct store *
 store_open(const char *path, char *err, size_t errlen)
 {
 	struct store *st;
-	char *msg = NULL;
-	int q;
 
 	if ((st = calloc(1, sizeof(*st))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (sqlite3_open_v2(path, &st->db,
-		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-		    SQLITE_OPEN_NOMUTEX,
-		NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path,
-		    st->db ? sqlite3_errmsg(st->db) : "cannot open");
-		store_close(st);
+	st->db = sqldb_open(
+	    path, store_schema, store_sql, Q_COUNT, st->stmt, err, errlen);
+	if (st->db == NULL) {
+		free(st);
 		return NULL;
-	}
-	/* A busy database must not hold the loop for long. */
-	sqlite3_busy_timeout(st->db, 100);
-	if (sqlite3_exec(st->db, store_schema, NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, msg ? msg : "schema");
-		sqlite3_free(msg);
-		store_close(st);
-		return NULL;
-	}
-	for (q = 0; q < Q_COUNT; q++) {
-		if (sqlite3_prepare_v3(st->db, store_sql[q], -1,
-			SQLITE_PREPARE_PERSISTENT, &st->stmt[q],
-			NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "%s: %s", path,
-			    sqlite3_errmsg(st->db));
-			store_close(st);
-			return NULL;
-		}
 	}
 	return st;
 }
@@ -437,13 +391,9 @@ store_open(const char *path, char *err, size_t errlen)
 void
 store_close(struct store *st)
 {
-	int q;
-
 	if (st == NULL)
 		return;
-	for (q = 0; q < Q_COUNT; q++)
-		sqlite3_finalize(st->stmt[q]);
-	sqlite3_close(st->db);
+	sqldb_close(st->db, st->stmt, Q_COUNT);
 	free(st);
 }
 
@@ -453,9 +403,9 @@ store_meta_get(struct store *st, const char *key, uint64_t *value)
 	sqlite3_stmt *s = store_prepare(st, Q_META_GET);
 	enum store_status r;
 
-	bind_text(s, 1, key, strlen(key));
+	sqldb_bind_text(s, 1, key, strlen(key));
 	if ((r = store_step_row(st, s)) == STORE_OK) {
-		*value = column_u64(s, 0);
+		*value = sqldb_column_u64(s, 0);
 	}
 	sqlite3_reset(s);
 	return r;
@@ -466,8 +416,8 @@ store_meta_set(struct store *st, const char *key, uint64_t value)
 {
 	sqlite3_stmt *s = store_prepare(st, Q_META_SET);
 
-	bind_text(s, 1, key, strlen(key));
-	bind_u64(s, 2, value);
+	sqldb_bind_text(s, 1, key, strlen(key));
+	sqldb_bind_u64(s, 2, value);
 	return store_exec(st, s);
 }
 
@@ -494,15 +444,15 @@ store_event_add(struct store *st, const struct store_event *ev)
 {
 	sqlite3_stmt *s = store_prepare(st, Q_EVENT_ADD);
 
-	bind_u64(s, 1, ev->block);
-	bind_u64(s, 2, ev->log_index);
-	bind_text(s, 3, ev->tx_hash, strlen(ev->tx_hash));
-	bind_u64(s, 4, ev->time);
-	bind_u64(s, 5, ev->action);
-	bind_text(s, 6, ev->source, strlen(ev->source));
-	bind_text(s, 7, ev->target, strlen(ev->target));
-	bind_text(s, 8, ev->name, ev->name_len);
-	bind_text(s, 9, ev->reason, ev->reason_len);
+	sqldb_bind_u64(s, 1, ev->block);
+	sqldb_bind_u64(s, 2, ev->log_index);
+	sqldb_bind_text(s, 3, ev->tx_hash, strlen(ev->tx_hash));
+	sqldb_bind_u64(s, 4, ev->time);
+	sqldb_bind_u64(s, 5, ev->action);
+	sqldb_bind_text(s, 6, ev->source, strlen(ev->source));
+	sqldb_bind_text(s, 7, ev->target, strlen(ev->target));
+	sqldb_bind_text(s, 8, ev->name, ev->name_len);
+	sqldb_bind_text(s, 9, ev->reason, ev->reason_len);
 	return store_exec(st, s);
 }
 
@@ -515,12 +465,12 @@ store_events_drop_from(struct store *st, uint64_t from)
 	if (store_exec(st, store_prepare(st, Q_EVENT_SEQ_KEEP)) != STORE_OK)
 		return STORE_ERROR;
 	s = store_prepare(st, Q_EVENTS_DROP);
-	bind_u64(s, 1, from);
+	sqldb_bind_u64(s, 1, from);
 	if (store_exec(st, s) != STORE_OK)
 		return STORE_ERROR;
 	/* What the audit queries learnt from those blocks goes with them. */
 	s = store_prepare(st, Q_SUMMARY_ROOTS_DROP);
-	bind_u64(s, 1, from);
+	sqldb_bind_u64(s, 1, from);
 	if (store_exec(st, s) != STORE_OK)
 		return STORE_ERROR;
 	return store_exec(st, store_prepare(st, Q_GRANT_EXPIRY_DROP));
@@ -535,15 +485,15 @@ store_events_after(struct store *st, unsigned action, uint64_t after,
 	enum store_status r = STORE_OK;
 	int rc;
 
-	bind_u64(s, 1, action);
-	bind_u64(s, 2, after);
+	sqldb_bind_u64(s, 1, action);
+	sqldb_bind_u64(s, 2, after);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		memset(&ev, 0, sizeof(ev));
-		ev.block = column_u64(s, 1);
-		ev.log_index = column_u64(s, 2);
+		ev.block = sqldb_column_u64(s, 1);
+		ev.log_index = sqldb_column_u64(s, 2);
 		snprintf(ev.tx_hash, sizeof(ev.tx_hash), "%s",
 		    (const char *)sqlite3_column_text(s, 3));
-		ev.time = column_u64(s, 4);
+		ev.time = sqldb_column_u64(s, 4);
 		ev.action = (unsigned)sqlite3_column_int(s, 5);
 		snprintf(ev.source, sizeof(ev.source), "%s",
 		    (const char *)sqlite3_column_text(s, 6));
@@ -553,7 +503,7 @@ store_events_after(struct store *st, unsigned action, uint64_t after,
 		ev.name_len = (size_t)sqlite3_column_bytes(s, 8);
 		ev.reason = (const char *)sqlite3_column_text(s, 9);
 		ev.reason_len = (size_t)sqlite3_column_bytes(s, 9);
-		if (!fn(arg, column_u64(s, 0), &ev))
+		if (!fn(arg, sqldb_column_u64(s, 0), &ev))
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -575,8 +525,8 @@ store_topic_add(struct store *st, const char *name, size_t len, uint64_t block)
 {
 	sqlite3_stmt *s = store_prepare(st, Q_TOPIC_ADD);
 
-	bind_text(s, 1, name, len);
-	bind_u64(s, 2, block);
+	sqldb_bind_text(s, 1, name, len);
+	sqldb_bind_u64(s, 2, block);
 	return store_exec(st, s);
 }
 
@@ -585,7 +535,7 @@ store_topics_drop_from(struct store *st, uint64_t from)
 {
 	sqlite3_stmt *s = store_prepare(st, Q_TOPICS_DROP);
 
-	bind_u64(s, 1, from);
+	sqldb_bind_u64(s, 1, from);
 	return store_exec(st, s);
 }
 
@@ -617,16 +567,16 @@ store_access_get(struct store *st, const char *name, const char *address,
 	sqlite3_stmt *s = store_prepare(st, Q_ACCESS_GET);
 	enum store_status r;
 
-	bind_text(s, 1, name, strlen(name));
-	bind_text(s, 2, address, strlen(address));
+	sqldb_bind_text(s, 1, name, strlen(name));
+	sqldb_bind_text(s, 2, address, strlen(address));
 	if ((r = store_step_row(st, s)) == STORE_OK) {
 		out->exists = sqlite3_column_int(s, 0) != 0;
-		out->pub_expiry = column_u64(s, 1);
-		out->sub_expiry = column_u64(s, 2);
+		out->pub_expiry = sqldb_column_u64(s, 1);
+		out->sub_expiry = sqldb_column_u64(s, 2);
 		out->sensitive = sqlite3_column_int(s, 3) != 0;
 		snprintf(out->countries, sizeof(out->countries), "%s",
 		    (const char *)sqlite3_column_text(s, 4));
-		out->block = column_u64(s, 5);
+		out->block = sqldb_column_u64(s, 5);
 	}
 	sqlite3_reset(s);
 	return r;
@@ -638,14 +588,14 @@ store_access_put(struct store *st, const char *name, const char *address,
 {
 	sqlite3_stmt *s = store_prepare(st, Q_ACCESS_PUT);
 
-	bind_text(s, 1, name, strlen(name));
-	bind_text(s, 2, address, strlen(address));
+	sqldb_bind_text(s, 1, name, strlen(name));
+	sqldb_bind_text(s, 2, address, strlen(address));
 	sqlite3_bind_int(s, 3, a->exists);
-	bind_u64(s, 4, a->pub_expiry);
-	bind_u64(s, 5, a->sub_expiry);
+	sqldb_bind_u64(s, 4, a->pub_expiry);
+	sqldb_bind_u64(s, 5, a->sub_expiry);
 	sqlite3_bind_int(s, 6, a->sensitive);
-	bind_text(s, 7, a->countries, strlen(a->countries));
-	bind_u64(s, 8, a->block);
+	sqldb_bind_text(s, 7, a->countries, strlen(a->countries));
+	sqldb_bind_u64(s, 8, a->block);
 	return store_exec(st, s);
 }
 
@@ -657,11 +607,11 @@ store_access_forget(
 
 	if (address_or_null == NULL) {
 		s = store_prepare(st, Q_ACCESS_FORGET_NAME);
-		bind_text(s, 1, name, strlen(name));
+		sqldb_bind_text(s, 1, name, strlen(name));
 	} else {
 		s = store_prepare(st, Q_ACCESS_FORGET);
-		bind_text(s, 1, name, strlen(name));
-		bind_text(s, 2, address_or_null, strlen(address_or_null));
+		sqldb_bind_text(s, 1, name, strlen(name));
+		sqldb_bind_text(s, 2, address_or_null, strlen(address_or_null));
 	}
 	return store_exec(st, s);
 }
@@ -683,8 +633,8 @@ store_block_put(struct store *st, uint64_t number, const char *hash)
 {
 	sqlite3_stmt *s = store_prepare(st, Q_BLOCK_PUT);
 
-	bind_u64(s, 1, number);
-	bind_text(s, 2, hash, strlen(hash));
+	sqldb_bind_u64(s, 1, number);
+	sqldb_bind_text(s, 2, hash, strlen(hash));
 	return store_exec(st, s);
 }
 
@@ -694,7 +644,7 @@ store_block_get(struct store *st, uint64_t number, char hash[67])
 	sqlite3_stmt *s = store_prepare(st, Q_BLOCK_GET);
 	enum store_status r;
 
-	bind_u64(s, 1, number);
+	sqldb_bind_u64(s, 1, number);
 	if ((r = store_step_row(st, s)) == STORE_OK) {
 		snprintf(
 		    hash, 67, "%s", (const char *)sqlite3_column_text(s, 0));
@@ -708,8 +658,8 @@ store_blocks_trim(struct store *st, uint64_t from, uint64_t keep_from)
 {
 	sqlite3_stmt *s = store_prepare(st, Q_BLOCKS_TRIM);
 
-	bind_u64(s, 1, from);
-	bind_u64(s, 2, keep_from);
+	sqldb_bind_u64(s, 1, from);
+	sqldb_bind_u64(s, 2, keep_from);
 	return store_exec(st, s);
 }
 
@@ -744,9 +694,9 @@ store_tx_add(struct store *st, const char *purpose, const uint8_t *data,
 	sqlite3_stmt *s = store_prepare(st, Q_TX_ADD);
 	enum store_status r;
 
-	bind_text(s, 1, purpose, strlen(purpose));
+	sqldb_bind_text(s, 1, purpose, strlen(purpose));
 	sqlite3_bind_blob(s, 2, data, (int)len, SQLITE_TRANSIENT);
-	bind_u64(s, 3, now);
+	sqldb_bind_u64(s, 3, now);
 	if ((r = store_exec(st, s)) == STORE_OK)
 		*id = (uint64_t)sqlite3_last_insert_rowid(st->db);
 	return r;
@@ -760,13 +710,13 @@ store_tx_row(struct store *st, sqlite3_stmt *s, bool sent, struct store_tx *out)
 
 	memset(out, 0, sizeof(*out));
 	if ((r = store_step_row(st, s)) == STORE_OK) {
-		out->id = column_u64(s, 0);
+		out->id = sqldb_column_u64(s, 0);
 		snprintf(out->purpose, sizeof(out->purpose), "%s",
 		    (const char *)sqlite3_column_text(s, 1));
 		r = column_blob(s, 2, &out->data, &out->data_len) ? STORE_OK
 								  : STORE_ERROR;
 		if (r == STORE_OK && sent) {
-			out->nonce = column_u64(s, 3);
+			out->nonce = sqldb_column_u64(s, 3);
 			snprintf(out->hash, sizeof(out->hash), "%s",
 			    (const char *)sqlite3_column_text(s, 4));
 			if (!column_blob(s, 5, &out->raw, &out->raw_len))
@@ -791,7 +741,7 @@ store_tx_next_sent(struct store *st, uint64_t after_id, struct store_tx *out)
 {
 	sqlite3_stmt *s = store_prepare(st, Q_TX_NEXT_SENT);
 
-	bind_u64(s, 1, after_id);
+	sqldb_bind_u64(s, 1, after_id);
 	return store_tx_row(st, s, true, out);
 }
 
@@ -804,9 +754,9 @@ store_tx_mark_sent(struct store *st, uint64_t id, uint64_t nonce,
 	if (store_begin(st) != STORE_OK)
 		return STORE_ERROR;
 	s = store_prepare(st, Q_TX_MARK_SENT);
-	bind_u64(s, 1, id);
-	bind_u64(s, 2, nonce);
-	bind_text(s, 3, hash, strlen(hash));
+	sqldb_bind_u64(s, 1, id);
+	sqldb_bind_u64(s, 2, nonce);
+	sqldb_bind_text(s, 3, hash, strlen(hash));
 	sqlite3_bind_blob(s, 4, raw, (int)raw_len, SQLITE_TRANSIENT);
 	if (store_exec(st, s) != STORE_OK ||
 	    store_meta_set(st, "next_nonce", nonce + 1) != STORE_OK ||
@@ -823,11 +773,11 @@ store_tx_finish(struct store *st, uint64_t id, enum store_tx_state state,
 {
 	sqlite3_stmt *s = store_prepare(st, Q_TX_FINISH);
 
-	bind_u64(s, 1, id);
+	sqldb_bind_u64(s, 1, id);
 	sqlite3_bind_int(s, 2, (int)state);
-	bind_u64(s, 3, block);
+	sqldb_bind_u64(s, 3, block);
 	if (error != NULL)
-		bind_text(s, 4, error, strlen(error));
+		sqldb_bind_text(s, 4, error, strlen(error));
 	return store_exec(st, s);
 }
 
@@ -845,16 +795,16 @@ store_alert_add(struct store *st, const struct store_alert *a, uint64_t *id)
 	sqlite3_stmt *s = store_prepare(st, Q_ALERT_ADD);
 	enum store_status r;
 
-	bind_u64(s, 1, a->time);
-	bind_u64(s, 2, a->action);
-	bind_text(s, 3, a->ip, strlen(a->ip));
-	bind_text(s, 4, a->ip_hash, strlen(a->ip_hash));
-	bind_text(s, 5, a->subject, a->subject_len);
-	bind_text(s, 6, a->address, strlen(a->address));
-	bind_text(s, 7, a->reason, a->reason_len);
-	bind_u64(s, 8, a->until);
-	bind_u64(s, 9, a->outcome);
-	bind_u64(s, 10, a->tx);
+	sqldb_bind_u64(s, 1, a->time);
+	sqldb_bind_u64(s, 2, a->action);
+	sqldb_bind_text(s, 3, a->ip, strlen(a->ip));
+	sqldb_bind_text(s, 4, a->ip_hash, strlen(a->ip_hash));
+	sqldb_bind_text(s, 5, a->subject, a->subject_len);
+	sqldb_bind_text(s, 6, a->address, strlen(a->address));
+	sqldb_bind_text(s, 7, a->reason, a->reason_len);
+	sqldb_bind_u64(s, 8, a->until);
+	sqldb_bind_u64(s, 9, a->outcome);
+	sqldb_bind_u64(s, 10, a->tx);
 	if ((r = store_exec(st, s)) == STORE_OK && id != NULL)
 		*id = (uint64_t)sqlite3_last_insert_rowid(st->db);
 	return r;
@@ -876,11 +826,11 @@ store_alert_find_ban(
 {
 	sqlite3_stmt *s = store_prepare(st, Q_ALERT_FIND_BAN);
 
-	bind_u64(s, 1, ALERT_BANNED);
-	bind_text(s, 2, subject, len);
-	bind_u64(s, 3, ALERT_QUEUED);
-	bind_u64(s, 4, until);
-	bind_u64(s, 5, STORE_TX_FAILED);
+	sqldb_bind_u64(s, 1, ALERT_BANNED);
+	sqldb_bind_text(s, 2, subject, len);
+	sqldb_bind_u64(s, 3, ALERT_QUEUED);
+	sqldb_bind_u64(s, 4, until);
+	sqldb_bind_u64(s, 5, STORE_TX_FAILED);
 	return store_exists(st, s);
 }
 
@@ -890,13 +840,13 @@ store_alert_find_country(struct store *st, const char *ip, const char *ip_hash,
 {
 	sqlite3_stmt *s = store_prepare(st, Q_ALERT_FIND_COUNTRY);
 
-	bind_u64(s, 1, ALERT_WRONG_COUNTRY);
-	bind_text(s, 2, topic, len);
-	bind_u64(s, 3, ALERT_QUEUED);
-	bind_u64(s, 4, since);
-	bind_text(s, 5, ip, strlen(ip));
-	bind_text(s, 6, ip_hash, strlen(ip_hash));
-	bind_u64(s, 7, STORE_TX_FAILED);
+	sqldb_bind_u64(s, 1, ALERT_WRONG_COUNTRY);
+	sqldb_bind_text(s, 2, topic, len);
+	sqldb_bind_u64(s, 3, ALERT_QUEUED);
+	sqldb_bind_u64(s, 4, since);
+	sqldb_bind_text(s, 5, ip, strlen(ip));
+	sqldb_bind_text(s, 6, ip_hash, strlen(ip_hash));
+	sqldb_bind_u64(s, 7, STORE_TX_FAILED);
 	return store_exists(st, s);
 }
 
@@ -906,11 +856,11 @@ store_alert_count_queued(struct store *st, uint64_t since, uint64_t *n)
 	sqlite3_stmt *s = store_prepare(st, Q_ALERT_COUNT_QUEUED);
 	enum store_status r;
 
-	bind_u64(s, 1, ALERT_QUEUED);
-	bind_u64(s, 2, since);
+	sqldb_bind_u64(s, 1, ALERT_QUEUED);
+	sqldb_bind_u64(s, 2, since);
 	r = store_step_row(st, s);
 	if (r == STORE_OK)
-		*n = column_u64(s, 0);
+		*n = sqldb_column_u64(s, 0);
 	sqlite3_reset(s);
 	return r == STORE_MISSING ? STORE_ERROR : r;
 }
@@ -999,21 +949,21 @@ store_events_part(struct store *st, const struct store_event_query *q,
 		return STORE_ERROR;
 	}
 	/* Rows after the cursor are at or after its time: start there. */
-	bind_u64(*out, 1,
+	sqldb_bind_u64(*out, 1,
 	    clamp_i64(!count && after_time > q->from ? after_time : q->from));
-	bind_u64(*out, 2, clamp_i64(q->to));
+	sqldb_bind_u64(*out, 2, clamp_i64(q->to));
 	if (!count) {
-		bind_u64(*out, 3, after_time);
-		bind_u64(*out, 4, q->after);
+		sqldb_bind_u64(*out, 3, after_time);
+		sqldb_bind_u64(*out, 4, q->after);
 		sqlite3_bind_int64(*out, 7,
 		    q->limit > 0 && q->limit < (size_t)INT64_MAX
 			? (sqlite3_int64)q->limit
 			: -1);
 	}
 	if (name != NULL)
-		bind_text(*out, 5, name, strlen(name));
+		sqldb_bind_text(*out, 5, name, strlen(name));
 	if (q->address != NULL)
-		bind_text(*out, 6, q->address, strlen(q->address));
+		sqldb_bind_text(*out, 6, q->address, strlen(q->address));
 	return STORE_OK;
 }
 
@@ -1092,8 +1042,8 @@ store_cursor_step(struct store *st, struct store_cursor *c)
 	switch (sqlite3_step(c->s)) {
 	case SQLITE_ROW:
 		c->has_row = true;
-		c->id = column_u64(c->s, 0);
-		c->time = column_u64(c->s, 4);
+		c->id = sqldb_column_u64(c->s, 0);
+		c->time = sqldb_column_u64(c->s, 4);
 		return STORE_OK;
 	case SQLITE_DONE:
 		c->has_row = false;
@@ -1110,11 +1060,11 @@ static void
 store_event_row(sqlite3_stmt *s, struct store_event *ev)
 {
 	memset(ev, 0, sizeof(*ev));
-	ev->block = column_u64(s, 1);
-	ev->log_index = column_u64(s, 2);
+	ev->block = sqldb_column_u64(s, 1);
+	ev->log_index = sqldb_column_u64(s, 2);
 	snprintf(ev->tx_hash, sizeof(ev->tx_hash), "%s",
 	    (const char *)sqlite3_column_text(s, 3));
-	ev->time = column_u64(s, 4);
+	ev->time = sqldb_column_u64(s, 4);
 	ev->action = (unsigned)sqlite3_column_int(s, 5);
 	snprintf(ev->source, sizeof(ev->source), "%s",
 	    (const char *)sqlite3_column_text(s, 6));
@@ -1141,9 +1091,9 @@ store_events_find(struct store *st, const struct store_event_query *q,
 	if (q->after > 0) {
 		/* Chain order is (time, id): start after the cursor's time. */
 		s = store_prepare(st, Q_EVENT_TIME_AT);
-		bind_u64(s, 1, q->after);
+		sqldb_bind_u64(s, 1, q->after);
 		if ((r = store_step_row(st, s)) == STORE_OK)
-			after_time = column_u64(s, 0);
+			after_time = sqldb_column_u64(s, 0);
 		sqlite3_reset(s);
 		if (r == STORE_ERROR)
 			return r;
@@ -1200,7 +1150,7 @@ store_events_count(
 		return STORE_ERROR;
 	for (i = 0; i < k && r == STORE_OK; i++) {
 		if ((r = store_step_row(st, parts[i])) == STORE_OK)
-			*n += column_u64(parts[i], 0);
+			*n += sqldb_column_u64(parts[i], 0);
 		else if (r == STORE_MISSING)
 			r = STORE_ERROR;
 	}
@@ -1229,13 +1179,13 @@ store_events_reason_contains(struct store *st, uint32_t actions,
 		log_err("sqlite: %s", sqlite3_errmsg(st->db));
 		return STORE_ERROR;
 	}
-	bind_u64(s, 1, after);
-	bind_text(s, 2, needle, strlen(needle));
+	sqldb_bind_u64(s, 1, after);
+	sqldb_bind_text(s, 2, needle, strlen(needle));
 	sqlite3_bind_int64(s, 3,
 	    limit > 0 && limit < (size_t)INT64_MAX ? (sqlite3_int64)limit : -1);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		store_event_row(s, &ev);
-		if (!fn(arg, column_u64(s, 0), &ev))
+		if (!fn(arg, sqldb_column_u64(s, 0), &ev))
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -1253,17 +1203,17 @@ store_summary_root_add(struct store *st, const struct store_summary_root *r)
 	uint64_t end = clamp_i64(r->period_end);
 	sqlite3_stmt *s = store_prepare(st, Q_SUMMARY_ROOT_ADD);
 
-	bind_u64(s, 1, r->block);
-	bind_u64(s, 2, r->log_index);
-	bind_text(s, 3, r->tx_hash, strlen(r->tx_hash));
-	bind_text(s, 4, r->root, strlen(r->root));
-	bind_text(s, 5, r->name, r->name_len);
-	bind_u64(s, 6, start);
-	bind_u64(s, 7, end);
+	sqldb_bind_u64(s, 1, r->block);
+	sqldb_bind_u64(s, 2, r->log_index);
+	sqldb_bind_text(s, 3, r->tx_hash, strlen(r->tx_hash));
+	sqldb_bind_text(s, 4, r->root, strlen(r->root));
+	sqldb_bind_text(s, 5, r->name, r->name_len);
+	sqldb_bind_u64(s, 6, start);
+	sqldb_bind_u64(s, 7, end);
 	if (store_exec(st, s) != STORE_OK)
 		return STORE_ERROR;
 	s = store_prepare(st, Q_SUMMARY_SPAN_KEEP);
-	bind_u64(s, 1, end > start ? end - start : 0);
+	sqldb_bind_u64(s, 1, end > start ? end - start : 0);
 	return store_exec(st, s);
 }
 
@@ -1274,12 +1224,12 @@ store_summary_root_get(struct store *st, uint64_t event_id, char root[67],
 	sqlite3_stmt *s = store_prepare(st, Q_SUMMARY_ROOT_GET);
 	enum store_status r;
 
-	bind_u64(s, 1, event_id);
+	sqldb_bind_u64(s, 1, event_id);
 	if ((r = store_step_row(st, s)) == STORE_OK) {
 		snprintf(
 		    root, 67, "%s", (const char *)sqlite3_column_text(s, 0));
-		*period_start = column_u64(s, 1);
-		*period_end = column_u64(s, 2);
+		*period_start = sqldb_column_u64(s, 1);
+		*period_end = sqldb_column_u64(s, 2);
 	}
 	sqlite3_reset(s);
 	return r;
@@ -1313,20 +1263,20 @@ store_summaries_overlapping(struct store *st, const char *name, uint64_t from,
 	 */
 	bound = to + span < to ? (uint64_t)INT64_MAX : clamp_i64(to + span);
 	s = store_prepare(st, Q_SUMMARIES_OVERLAP);
-	bind_text(s, 1, name, strlen(name));
-	bind_u64(s, 2, from);
-	bind_u64(s, 3, bound);
-	bind_u64(s, 4, to);
-	bind_u64(s, 5, after_end);
-	bind_u64(s, 6, after);
+	sqldb_bind_text(s, 1, name, strlen(name));
+	sqldb_bind_u64(s, 2, from);
+	sqldb_bind_u64(s, 3, bound);
+	sqldb_bind_u64(s, 4, to);
+	sqldb_bind_u64(s, 5, after_end);
+	sqldb_bind_u64(s, 6, after);
 	sqlite3_bind_int64(s, 7,
 	    limit > 0 && limit < (size_t)INT64_MAX ? (sqlite3_int64)limit : -1);
 	r = STORE_OK;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		store_event_row(s, &ev);
-		if (!fn(arg, column_u64(s, 0), &ev,
+		if (!fn(arg, sqldb_column_u64(s, 0), &ev,
 			(const char *)sqlite3_column_text(s, 10),
-			column_u64(s, 11), column_u64(s, 12)))
+			sqldb_column_u64(s, 11), sqldb_column_u64(s, 12)))
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -1349,9 +1299,9 @@ store_grant_expiry_put(
 {
 	sqlite3_stmt *s = store_prepare(st, Q_GRANT_EXPIRY_PUT);
 
-	bind_u64(s, 1, event_id);
+	sqldb_bind_u64(s, 1, event_id);
 	if (known)
-		bind_u64(s, 2, expiry);
+		sqldb_bind_u64(s, 2, expiry);
 	return store_exec(st, s);
 }
 
@@ -1362,10 +1312,10 @@ store_grant_expiry_get(
 	sqlite3_stmt *s = store_prepare(st, Q_GRANT_EXPIRY_GET);
 	enum store_status r;
 
-	bind_u64(s, 1, event_id);
+	sqldb_bind_u64(s, 1, event_id);
 	if ((r = store_step_row(st, s)) == STORE_OK) {
 		*known = sqlite3_column_type(s, 0) != SQLITE_NULL;
-		*expiry = *known ? column_u64(s, 0) : 0;
+		*expiry = *known ? sqldb_column_u64(s, 0) : 0;
 	}
 	sqlite3_reset(s);
 	return r;
@@ -1378,10 +1328,10 @@ store_grant_expiry_next(struct store *st, uint64_t after, uint64_t *id,
 	sqlite3_stmt *s = store_prepare(st, Q_GRANT_EXPIRY_NEXT);
 	enum store_status r;
 
-	bind_u64(s, 1, after);
+	sqldb_bind_u64(s, 1, after);
 	if ((r = store_step_row(st, s)) == STORE_OK) {
-		*id = column_u64(s, 0);
-		*block = column_u64(s, 1);
+		*id = sqldb_column_u64(s, 0);
+		*block = sqldb_column_u64(s, 1);
 		*action = (unsigned)sqlite3_column_int(s, 2);
 		snprintf(
 		    target, 43, "%s", (const char *)sqlite3_column_text(s, 3));
@@ -1404,8 +1354,8 @@ store_topic_details_stale(
 {
 	sqlite3_stmt *s = store_prepare(st, Q_TOPIC_DETAILS_STALE);
 
-	bind_text(s, 1, name, len);
-	bind_u64(s, 2, mark);
+	sqldb_bind_text(s, 1, name, len);
+	sqldb_bind_u64(s, 2, mark);
 	return store_exec(st, s);
 }
 
@@ -1427,7 +1377,7 @@ store_topic_details_next_stale(struct store *st, char **name, uint64_t *mark)
 	if ((r = store_step_row(st, s)) == STORE_OK) {
 		*name = strndup((const char *)sqlite3_column_text(s, 0),
 		    (size_t)sqlite3_column_bytes(s, 0));
-		*mark = column_u64(s, 1);
+		*mark = sqldb_column_u64(s, 1);
 		if (*name == NULL)
 			r = STORE_ERROR;
 	}
@@ -1441,16 +1391,16 @@ store_topic_details_put(struct store *st, const char *name, uint64_t mark,
 {
 	sqlite3_stmt *s = store_prepare(st, Q_TOPIC_DETAILS_PUT);
 
-	bind_text(s, 1, name, strlen(name));
-	bind_u64(s, 2, mark);
+	sqldb_bind_text(s, 1, name, strlen(name));
+	sqldb_bind_u64(s, 2, mark);
 	sqlite3_bind_int(s, 3, d->exists);
 	sqlite3_bind_int(s, 4, d->sensitive);
 	sqlite3_bind_int(s, 5, d->self_service);
-	bind_text(s, 6, d->pub_price, strlen(d->pub_price));
-	bind_text(s, 7, d->sub_price, strlen(d->sub_price));
-	bind_u64(s, 8, d->period);
-	bind_text(s, 9, d->countries, strlen(d->countries));
-	bind_u64(s, 10, d->block);
+	sqldb_bind_text(s, 6, d->pub_price, strlen(d->pub_price));
+	sqldb_bind_text(s, 7, d->sub_price, strlen(d->sub_price));
+	sqldb_bind_u64(s, 8, d->period);
+	sqldb_bind_text(s, 9, d->countries, strlen(d->countries));
+	sqldb_bind_u64(s, 10, d->block);
 	return store_exec(st, s);
 }
 
@@ -1462,7 +1412,7 @@ store_topic_details_get(struct store *st, const char *name,
 	enum store_status r;
 
 	memset(d, 0, sizeof(*d));
-	bind_text(s, 1, name, strlen(name));
+	sqldb_bind_text(s, 1, name, strlen(name));
 	if ((r = store_step_row(st, s)) == STORE_OK) {
 		*stale = sqlite3_column_int64(s, 0) != 0;
 		d->exists = sqlite3_column_int(s, 1) != 0;
@@ -1472,10 +1422,10 @@ store_topic_details_get(struct store *st, const char *name,
 		    (const char *)sqlite3_column_text(s, 4));
 		snprintf(d->sub_price, sizeof(d->sub_price), "%s",
 		    (const char *)sqlite3_column_text(s, 5));
-		d->period = column_u64(s, 6);
+		d->period = sqldb_column_u64(s, 6);
 		snprintf(d->countries, sizeof(d->countries), "%s",
 		    (const char *)sqlite3_column_text(s, 7));
-		d->block = column_u64(s, 8);
+		d->block = sqldb_column_u64(s, 8);
 	}
 	sqlite3_reset(s);
 	return r;
@@ -1510,7 +1460,7 @@ store_alert_ip_hashes(struct store *st, const char *ip,
 	enum store_status r = STORE_OK;
 	int rc;
 
-	bind_text(s, 1, ip, strlen(ip));
+	sqldb_bind_text(s, 1, ip, strlen(ip));
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		if (!fn(arg, (const char *)sqlite3_column_text(s, 0)))
 			break;
@@ -1528,7 +1478,7 @@ store_alerts_erase_ip(struct store *st, const char *ip, uint64_t *removed)
 	sqlite3_stmt *s = store_prepare(st, Q_ALERTS_ERASE_IP);
 	enum store_status r;
 
-	bind_text(s, 1, ip, strlen(ip));
+	sqldb_bind_text(s, 1, ip, strlen(ip));
 	if ((r = store_secure_exec(st, s)) == STORE_OK)
 		*removed = (uint64_t)sqlite3_changes(st->db);
 	return r;
@@ -1541,8 +1491,8 @@ store_alerts_erase_address(
 	sqlite3_stmt *s = store_prepare(st, Q_ALERTS_ERASE_ADDRESS);
 	enum store_status r;
 
-	bind_text(s, 1, address, strlen(address));
-	bind_u64(s, 2, ALERT_BANNED);
+	sqldb_bind_text(s, 1, address, strlen(address));
+	sqldb_bind_u64(s, 2, ALERT_BANNED);
 	if ((r = store_secure_exec(st, s)) == STORE_OK)
 		*removed = (uint64_t)sqlite3_changes(st->db);
 	return r;
@@ -1575,10 +1525,10 @@ store_tx_find_purpose(struct store *st, const char *purpose, uint64_t *id)
 		log_err("sqlite: %s", sqlite3_errmsg(st->db));
 		return STORE_ERROR;
 	}
-	bind_text(s, 1, purpose, strlen(purpose));
-	bind_u64(s, 2, STORE_TX_FAILED);
+	sqldb_bind_text(s, 1, purpose, strlen(purpose));
+	sqldb_bind_u64(s, 2, STORE_TX_FAILED);
 	if ((r = store_step_row(st, s)) == STORE_OK)
-		*id = column_u64(s, 0);
+		*id = sqldb_column_u64(s, 0);
 	sqlite3_finalize(s);
 	return r;
 }
@@ -1589,7 +1539,7 @@ store_topic_owner(struct store *st, const char *name, char owner[43])
 	sqlite3_stmt *s = store_prepare(st, Q_TOPIC_OWNER);
 	enum store_status r;
 
-	bind_text(s, 1, name, strlen(name));
+	sqldb_bind_text(s, 1, name, strlen(name));
 	if ((r = store_step_row(st, s)) == STORE_OK)
 		snprintf(
 		    owner, 43, "%s", (const char *)sqlite3_column_text(s, 0));
@@ -1606,11 +1556,11 @@ store_topic_transfers(struct store *st, const char *name, uint64_t to,
 	enum store_status r = STORE_OK;
 	int rc;
 
-	bind_text(s, 1, name, strlen(name));
-	bind_u64(s, 2, clamp_i64(to));
+	sqldb_bind_text(s, 1, name, strlen(name));
+	sqldb_bind_u64(s, 2, clamp_i64(to));
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		store_event_row(s, &ev);
-		if (!fn(arg, column_u64(s, 0), &ev))
+		if (!fn(arg, sqldb_column_u64(s, 0), &ev))
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {

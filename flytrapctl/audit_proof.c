@@ -35,49 +35,6 @@ struct reportd_socket {
 };
 
 /*
- * The socket: --admin-socket, else $FLYTRAP_REPORTD_ADMIN_SOCKET, else
- * <runtime_dir>/reportd-admin.sock of the configuration file. Reports and
- * fails on a bad configuration.
- */
-static bool
-reportd_socket_path(const struct reportd_socket *r, char *out, size_t len)
-{
-	const char *env = getenv("FLYTRAP_REPORTD_ADMIN_SOCKET");
-	const char *path = r->config;
-	struct flytrap_config cfg;
-	bool explicit_config = true;
-	char err[512];
-	int n;
-
-	if (r->socket != NULL) {
-		n = snprintf(out, len, "%s", r->socket);
-	} else if (env != NULL && *env != '\0') {
-		n = snprintf(out, len, "%s", env);
-	} else {
-		if (path == NULL)
-			path = getenv("FLYTRAP_CONFIG");
-		if (path == NULL || *path == '\0') {
-			path = FLYTRAP_CONFIG_PATH;
-			explicit_config = false;
-		}
-		/* Without a configuration file the defaults stand. */
-		if (config_load(&cfg, path, !explicit_config, err,
-			sizeof(err)) != CONFIG_OK) {
-			ctl_error("%s", err);
-			return false;
-		}
-		n = snprintf(out, len, "%s/%s", cfg.global.runtime_dir,
-		    REPORTD_ADMIN_SOCKET_NAME);
-		config_free(&cfg);
-	}
-	if (n < 0 || (size_t)n >= len) {
-		ctl_error("reportd's admin socket path is too long");
-		return false;
-	}
-	return true;
-}
-
-/*
  * Sends IPC_REPORT_QUERY `kind` with `params` (a JSON object, stolen) and
  * sets *answer to reportd's answer (a new reference). A failure, or an
  * answer with ok = false, is reported as "CMD: why"; then false.
@@ -99,7 +56,8 @@ reportd_query(const struct reportd_socket *r, const char *cmd, const char *kind,
 		ctl_error("%s: out of memory", cmd);
 		return false;
 	}
-	if (!reportd_socket_path(r, path, sizeof(path))) {
+	if (!ctl_socket_path(r->socket, "FLYTRAP_REPORTD_ADMIN_SOCKET",
+		r->config, REPORTD_ADMIN_SOCKET_NAME, path, sizeof(path))) {
 		free(text);
 		return false;
 	}
@@ -166,7 +124,7 @@ ctl_audit_prove(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct reportd_socket r = {NULL, NULL, REPORTD_DEFAULT_TIMEOUT};
-	uint64_t id, seconds;
+	uint64_t id;
 	json_t *proof;
 	char *text;
 	int ch;
@@ -181,14 +139,8 @@ ctl_audit_prove(int argc, char **argv)
 			r.config = optarg;
 			break;
 		case OPT_TIMEOUT:
-			if (!ctl_duration_parse(optarg, &seconds) ||
-			    seconds == 0 || seconds > 3600) {
-				ctl_error("--timeout: '%s' is not a number of "
-					  "seconds (1 to 3600)",
-				    optarg);
+			if (!ctl_timeout_parse(optarg, &r.timeout_s))
 				return CTL_EXIT_USAGE;
-			}
-			r.timeout_s = (double)seconds;
 			break;
 		case 'h':
 			return prove_usage(CTL_EXIT_OK);

@@ -231,14 +231,6 @@ ctl_time_parse(const char *s, uint64_t *out)
 
 /* ---- Printing for people -------------------------------------------------- */
 
-/* Prints untrusted text without control characters. */
-static void
-print_text(const char *s)
-{
-	for (; s != NULL && *s != '\0'; s++)
-		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
-}
-
 static const char *
 str(const json_t *o, const char *key)
 {
@@ -275,7 +267,7 @@ static void
 print_until(const json_t *until)
 {
 	if (json_is_string(until))
-		print_text(json_string_value(until));
+		ctl_print_str(json_string_value(until));
 	else if (json_is_integer(until))
 		printf("%s", when((uint64_t)json_integer_value(until)));
 	else
@@ -288,10 +280,10 @@ print_how(const json_t *g)
 {
 	const char *via = str(g, "via");
 
-	print_text(via);
+	ctl_print_str(via);
 	if (json_is_true(json_object_get(g, "paid"))) {
 		printf(", paid ");
-		print_text(str(g, "price_wei"));
+		ctl_print_str(str(g, "price_wei"));
 		printf(" wei");
 	} else if (strcmp(via, "join") == 0) {
 		printf(", free");
@@ -310,7 +302,7 @@ print_list(const char *label, const json_t *arr, uint64_t more)
 	json_array_foreach(arr, i, v)
 	{
 		printf("%s", i ? ", " : " ");
-		print_text(json_string_value(v));
+		ctl_print_str(json_string_value(v));
 	}
 	if (more > 0)
 		printf(" (+%" PRIu64 " more)", more);
@@ -321,13 +313,13 @@ static void
 print_event(const json_t *e)
 {
 	printf("#%" PRIu64 "  %s  ", num(e, "id"), when(num(e, "time")));
-	print_text(str(e, "action"));
+	ctl_print_str(str(e, "action"));
 	printf("  ");
-	print_text(str(e, "topic"));
+	ctl_print_str(str(e, "topic"));
 	printf("  %s -> %s", str(e, "source"), str(e, "target"));
 	if (str(e, "reason")[0] != '\0') {
 		printf("  \"");
-		print_text(str(e, "reason"));
+		ctl_print_str(str(e, "reason"));
 		putchar('"');
 	}
 	printf("\n      block %" PRIu64 ", tx %s\n", num(e, "block"),
@@ -350,7 +342,7 @@ print_grants(const char *label, const json_t *arr)
 		printf(") until ");
 		print_until(json_object_get(g, "until"));
 		printf("\n    reason \"");
-		print_text(str(g, "reason"));
+		ctl_print_str(str(g, "reason"));
 		printf("\", block %" PRIu64 ", tx %s\n", num(g, "block"),
 		    str(g, "tx"));
 	}
@@ -360,7 +352,7 @@ static void
 print_summary(const json_t *s)
 {
 	printf("#%" PRIu64 "  ", num(s, "id"));
-	print_text(str(s, "topic"));
+	ctl_print_str(str(s, "topic"));
 	if (json_is_integer(json_object_get(s, "period_start"))) {
 		printf("  period %s", when(num(s, "period_start")));
 		printf(" .. %s\n", when(num(s, "period_end")));
@@ -377,7 +369,7 @@ print_summary(const json_t *s)
 		printf("    records: %" PRIu64 "\n", num(s, "records"));
 	} else {
 		printf("    reason \"");
-		print_text(str(s, "reason"));
+		ctl_print_str(str(s, "reason"));
 		printf("\"\n");
 	}
 	printf("    root %s, reporter %s, block %" PRIu64 ", tx %s\n",
@@ -391,7 +383,7 @@ print_topic(const json_t *t)
 	const json_t *set = json_object_get(t, "settings"), *c;
 	size_t i;
 
-	print_text(str(t, "name"));
+	ctl_print_str(str(t, "name"));
 	printf("\n    owner %s, created %s (block %" PRIu64 ")\n",
 	    str(t, "owner"), when(num(json_object_get(t, "created"), "time")),
 	    num(json_object_get(t, "created"), "block"));
@@ -423,7 +415,7 @@ print_why(const json_t *o)
 	size_t i;
 
 	printf("%s on ", str(o, "address"));
-	print_text(str(o, "topic"));
+	ctl_print_str(str(o, "topic"));
 	printf(" at %s: may publish: %s, may subscribe: %s\n",
 	    when(num(o, "at")),
 	    json_is_true(json_object_get(o, "may_publish")) ? "yes" : "no",
@@ -435,7 +427,7 @@ print_why(const json_t *o)
 		static const char *const rights[] = {"publish", "subscribe"};
 
 		printf("  ");
-		print_text(str(e, "entry"));
+		ctl_print_str(str(e, "entry"));
 		putchar('\n');
 		for (size_t r = 0; r < 2; r++) {
 			g = json_object_get(e, rights[r]);
@@ -450,7 +442,7 @@ print_why(const json_t *o)
 			print_how(g);
 			printf(" by %s at %s, \"", str(g, "by"),
 			    when(num(g, "time")));
-			print_text(str(g, "reason"));
+			ctl_print_str(str(g, "reason"));
 			printf("\")\n");
 		}
 	}
@@ -459,11 +451,11 @@ print_why(const json_t *o)
 	json_array_foreach(json_object_get(o, "events"), i, e)
 	{
 		printf("  %s  ", when(num(e, "time")));
-		print_text(str(e, "action"));
+		ctl_print_str(str(e, "action"));
 		printf(" on ");
-		print_text(str(e, "entry"));
+		ctl_print_str(str(e, "entry"));
 		printf(" by %s \"", str(e, "by"));
-		print_text(str(e, "reason"));
+		ctl_print_str(str(e, "reason"));
 		printf("\"");
 		if (json_object_get(e, "via") != NULL) {
 			printf(" (");
@@ -488,7 +480,7 @@ query_print(const char *kind, const json_t *o)
 		{
 			printf("%s: ", key);
 			if (json_is_string(v))
-				print_text(json_string_value(v));
+				ctl_print_str(json_string_value(v));
 			else if (json_is_integer(v))
 				printf("%" JSON_INTEGER_FORMAT,
 				    json_integer_value(v));
@@ -502,7 +494,7 @@ query_print(const char *kind, const json_t *o)
 	}
 	if (strcmp(kind, "holders") == 0) {
 		printf("entry ");
-		print_text(str(o, "topic"));
+		ctl_print_str(str(o, "topic"));
 		printf(" at %s\n", when(num(o, "at")));
 		print_grants("publishers", json_object_get(o, "publishers"));
 		print_grants("subscribers", json_object_get(o, "subscribers"));
@@ -513,7 +505,7 @@ query_print(const char *kind, const json_t *o)
 		return;
 	}
 	if (strcmp(kind, "who") == 0) {
-		print_text(str(o, "topic"));
+		ctl_print_str(str(o, "topic"));
 		printf(", %s", when(num(o, "from")));
 		printf(" .. %s:\n",
 		    json_is_integer(json_object_get(o, "to"))

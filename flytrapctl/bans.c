@@ -70,8 +70,6 @@ admin_usage(int status, const char *synopsis, const char *what)
 static int
 admin_option(struct admin *a, int ch, const char *arg)
 {
-	uint64_t seconds;
-
 	switch (ch) {
 	case ADMIN_OPT_SOCKET:
 		a->socket = arg;
@@ -80,15 +78,7 @@ admin_option(struct admin *a, int ch, const char *arg)
 		a->config = arg;
 		return 1;
 	case ADMIN_OPT_TIMEOUT:
-		if (!ctl_duration_parse(arg, &seconds) || seconds == 0 ||
-		    seconds > 3600) {
-			ctl_error("--timeout: '%s' is not a number of seconds "
-				  "(1 to 3600)",
-			    arg);
-			return -1;
-		}
-		a->timeout_s = (double)seconds;
-		return 1;
+		return ctl_timeout_parse(arg, &a->timeout_s) ? 1 : -1;
 	case ADMIN_OPT_JSON:
 		a->json = true;
 		return 1;
@@ -110,45 +100,6 @@ admin_option(struct admin *a, int ch, const char *arg)
 	}
 }
 
-/* Decides the socket path; reports and fails on a bad configuration. */
-static enum ctl_status
-admin_socket_path(struct admin *a)
-{
-	struct flytrap_config cfg;
-	const char *env = getenv("FLYTRAP_AUTHD_ADMIN_SOCKET");
-	const char *path = a->config;
-	bool explicit_config = true;
-	char err[512];
-	int n;
-
-	if (a->socket == NULL && env != NULL && *env != '\0')
-		a->socket = env;
-	if (a->socket != NULL) {
-		n = snprintf(a->path, sizeof(a->path), "%s", a->socket);
-	} else {
-		if (path == NULL)
-			path = getenv("FLYTRAP_CONFIG");
-		if (path == NULL || *path == '\0') {
-			path = FLYTRAP_CONFIG_PATH;
-			explicit_config = false;
-		}
-		/* Without a configuration file the defaults stand. */
-		if (config_load(&cfg, path, !explicit_config, err,
-			sizeof(err)) != CONFIG_OK) {
-			ctl_error("%s", err);
-			return CTL_FAILED;
-		}
-		n = snprintf(a->path, sizeof(a->path), "%s/%s",
-		    cfg.global.runtime_dir, ADMIN_SOCKET_NAME);
-		config_free(&cfg);
-	}
-	if (n < 0 || (size_t)n >= sizeof(a->path)) {
-		ctl_error("authd's admin socket path is too long");
-		return CTL_FAILED;
-	}
-	return CTL_OK;
-}
-
 /*
  * Sends w to authd and returns its reply in *r (release with
  * ipc_reader_done, then free *body). An IPC_ERROR_REPLY or a failure is
@@ -163,7 +114,8 @@ admin_request(struct admin *a, const char *cmd, struct ipc_writer *w,
 	uint64_t code;
 	size_t len;
 
-	if (admin_socket_path(a) != CTL_OK) {
+	if (!ctl_socket_path(a->socket, "FLYTRAP_AUTHD_ADMIN_SOCKET", a->config,
+		ADMIN_SOCKET_NAME, a->path, sizeof(a->path))) {
 		ipc_msg_discard(w);
 		return CTL_FAILED;
 	}
@@ -216,15 +168,6 @@ admin_request(struct admin *a, const char *cmd, struct ipc_writer *w,
 	return CTL_OK;
 }
 
-/* Prints untrusted text without control characters. */
-static void
-admin_print_text(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		putchar(
-		    (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i]);
-}
-
 /*
  * Sends a ban request and prints authd's IPC_BAN_REPLY: the message on
  * stdout when ok, else as the error.
@@ -248,15 +191,12 @@ admin_ban_request(struct admin *a, const char *cmd, struct ipc_writer *w)
 		    ipc_type_str(r.type));
 		status = CTL_EXIT_FAIL;
 	} else if (ok) {
-		admin_print_text(message, len);
+		ctl_print_text(stdout, message, len);
 		putchar('\n');
 		status = CTL_EXIT_OK;
 	} else {
 		fprintf(stderr, "flytrapctl: %s: ", cmd);
-		for (size_t i = 0; i < len; i++)
-			fputc(
-			    (unsigned char)message[i] < 0x20 ? '?' : message[i],
-			    stderr);
+		ctl_print_text(stderr, message, len);
 		fputc('\n', stderr);
 		status = CTL_EXIT_FAIL;
 	}
@@ -461,7 +401,7 @@ admin_print_bans(json_t *list)
 		printf("%-*s  %-7s  %-6s  %-20s  ", (int)width,
 		    admin_str(o, "subject"), admin_str(o, "kind"),
 		    admin_str(o, "origin"), until);
-		admin_print_text(reason, strlen(reason));
+		ctl_print_str(reason);
 		putchar('\n');
 	}
 }

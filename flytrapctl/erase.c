@@ -66,57 +66,12 @@ struct erase {
 static bool
 erase_paths(struct erase *e)
 {
-	struct flytrap_config cfg;
-	const char *path = e->config;
-	bool explicit_config = true, have_cfg = false;
-	const char *env;
-	char err[512];
-	int n1 = 0, n2 = 0;
-
-	if (e->wallet == NULL && (env = getenv("FLYTRAP_WALLET_SOCKET")) &&
-	    *env)
-		e->wallet = env;
-	if (e->reportd == NULL &&
-	    (env = getenv("FLYTRAP_REPORTD_ADMIN_SOCKET")) && *env)
-		e->reportd = env;
-	if (e->wallet == NULL || e->reportd == NULL) {
-		if (path == NULL)
-			path = getenv("FLYTRAP_CONFIG");
-		if (path == NULL || *path == '\0') {
-			path = FLYTRAP_CONFIG_PATH;
-			explicit_config = false;
-		}
-		if (config_load(&cfg, path, !explicit_config, err,
-			sizeof(err)) != CONFIG_OK) {
-			ctl_error("%s", err);
-			return false;
-		}
-		have_cfg = true;
-	}
-	n1 = e->wallet
-	    ? snprintf(e->wallet_path, sizeof(e->wallet_path), "%s", e->wallet)
-	    : snprintf(e->wallet_path, sizeof(e->wallet_path), "%s/%s",
-		  cfg.global.runtime_dir, ERASE_WALLET_SOCKET);
-	n2 = e->reportd
-	    ? snprintf(
-		  e->reportd_path, sizeof(e->reportd_path), "%s", e->reportd)
-	    : snprintf(e->reportd_path, sizeof(e->reportd_path), "%s/%s",
-		  cfg.global.runtime_dir, ERASE_REPORTD_SOCKET);
-	if (have_cfg)
-		config_free(&cfg);
-	if (n1 < 0 || (size_t)n1 >= sizeof(e->wallet_path) || n2 < 0 ||
-	    (size_t)n2 >= sizeof(e->reportd_path)) {
-		ctl_error("erase: a socket path is too long");
-		return false;
-	}
-	return true;
-}
-
-static void
-print_text(const char *s)
-{
-	for (; s != NULL && *s != '\0'; s++)
-		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+	return ctl_socket_path(e->wallet, "FLYTRAP_WALLET_SOCKET", e->config,
+		   ERASE_WALLET_SOCKET, e->wallet_path,
+		   sizeof(e->wallet_path)) &&
+	    ctl_socket_path(e->reportd, "FLYTRAP_REPORTD_ADMIN_SOCKET",
+		e->config, ERASE_REPORTD_SOCKET, e->reportd_path,
+		sizeof(e->reportd_path));
 }
 
 static void
@@ -125,8 +80,8 @@ print_error(const char *what, const json_t *answer)
 	const char *s = json_string_value(json_object_get(answer, "error"));
 
 	fprintf(stderr, "flytrapctl: erase: %s: ", what);
-	for (; s != NULL && *s != '\0'; s++)
-		fputc((unsigned char)*s < 0x20 ? '?' : *s, stderr);
+	if (s != NULL)
+		ctl_print_text(stderr, s, strlen(s));
 	fputc('\n', stderr);
 }
 
@@ -143,11 +98,11 @@ erase_print_chaind(const json_t *o)
 	       "about ",
 	    json_integer_value(
 		json_object_get(json_object_get(o, "removed"), "alert_rows")));
-	print_text(json_string_value(json_object_get(o, "subject")));
+	ctl_print_str(json_string_value(json_object_get(o, "subject")));
 	putchar('\n');
 	if (json_is_string(json_object_get(o, "note"))) {
 		printf("  note: ");
-		print_text(json_string_value(json_object_get(o, "note")));
+		ctl_print_str(json_string_value(json_object_get(o, "note")));
 		putchar('\n');
 	}
 	printf("remains on the public chain (cannot be erased): "
@@ -157,14 +112,14 @@ erase_print_chaind(const json_t *o)
 	{
 		printf("  #%" JSON_INTEGER_FORMAT " ",
 		    json_integer_value(json_object_get(it, "id")));
-		print_text(json_string_value(json_object_get(it, "action")));
+		ctl_print_str(json_string_value(json_object_get(it, "action")));
 		printf(" ");
-		print_text(json_string_value(json_object_get(it, "topic")));
+		ctl_print_str(json_string_value(json_object_get(it, "topic")));
 		printf(" (");
-		print_text(json_string_value(json_object_get(it, "why")));
+		ctl_print_str(json_string_value(json_object_get(it, "why")));
 		printf("), block %" JSON_INTEGER_FORMAT ", tx ",
 		    json_integer_value(json_object_get(it, "block")));
-		print_text(json_string_value(json_object_get(it, "tx")));
+		ctl_print_str(json_string_value(json_object_get(it, "tx")));
 		putchar('\n');
 	}
 	if ((json_int_t)json_array_size(items) < total)
@@ -193,7 +148,6 @@ ctl_erase(int argc, char **argv)
 	char address[ETH_ADDRESS_HEX_SIZE], *text;
 	struct netaddr ip;
 	const char *subject;
-	uint64_t seconds;
 	bool ok, is_address, failed = false;
 	int ch;
 
@@ -215,14 +169,8 @@ ctl_erase(int argc, char **argv)
 			e.config = optarg;
 			break;
 		case ERASE_OPT_TIMEOUT:
-			if (!ctl_duration_parse(optarg, &seconds) ||
-			    seconds == 0 || seconds > 3600) {
-				ctl_error("--timeout: '%s' is not a number of "
-					  "seconds (1 to 3600)",
-				    optarg);
+			if (!ctl_timeout_parse(optarg, &e.timeout_s))
 				return CTL_EXIT_USAGE;
-			}
-			e.timeout_s = (double)seconds;
 			break;
 		case ERASE_OPT_JSON:
 			e.json = true;

@@ -5,6 +5,7 @@
 #define FLYTRAP_FLYTRAPCTL_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -73,6 +74,21 @@ enum ctl_query_status ctl_query_socket(const char *cmd, const char *daemon,
  * "2025-01-31T12:00", "2025-01-31T12:00:00Z". False for anything else.
  */
 bool ctl_time_parse(const char *s, uint64_t *out);
+
+/*
+ * sockets.c. The path of a daemon's socket: `given` (an option), else the
+ * environment variable `env`, else <runtime_dir>/`name` of the
+ * configuration (`config`, else $FLYTRAP_CONFIG, else the default file,
+ * whose absence means the defaults). Reports and returns false on failure.
+ */
+bool ctl_socket_path(const char *given, const char *env, const char *config,
+    const char *name, char *out, size_t len);
+/* --timeout SECONDS: 1 to 3600; reports and returns false otherwise. */
+bool ctl_timeout_parse(const char *arg, double *out);
+/* Prints untrusted text with control characters shown as '?'. */
+void ctl_print_text(FILE *out, const char *s, size_t len);
+/* The same for a NUL-terminated string on stdout; NULL prints nothing. */
+void ctl_print_str(const char *s);
 
 /* Prints "flytrapctl: <message>" on stderr. */
 void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -34,14 +34,6 @@ status_usage(int status)
 	return status;
 }
 
-/* Prints untrusted text without control characters. */
-static void
-status_print_text(const char *s)
-{
-	for (; *s != '\0'; s++)
-		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
-}
-
 /* One value, nested objects and arrays indented below their key. */
 static void
 status_print_value(const json_t *v, int indent)
@@ -56,7 +48,7 @@ status_print_value(const json_t *v, int indent)
 		json_object_foreach((json_t *)v, key, item)
 		{
 			printf("%*s", indent, "");
-			status_print_text(key);
+			ctl_print_str(key);
 			putchar(':');
 			if (!json_is_object(item) && !json_is_array(item))
 				putchar(' ');
@@ -76,7 +68,7 @@ status_print_value(const json_t *v, int indent)
 		}
 		break;
 	case JSON_STRING:
-		status_print_text(json_string_value(v));
+		ctl_print_str(json_string_value(v));
 		putchar('\n');
 		break;
 	case JSON_INTEGER:
@@ -141,7 +133,7 @@ status_print_reply(const struct ctl_chain *c, const char *body, size_t len)
 	} else {
 		json_object_foreach(o, key, item)
 		{
-			status_print_text(key);
+			ctl_print_str(key);
 			putchar(':');
 			if (!json_is_object(item) && !json_is_array(item))
 				putchar(' ');

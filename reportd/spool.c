@@ -12,6 +12,7 @@
 
 #include <sqlite3.h>
 
+#include "sqldb.h"
 enum spool_stmt {
 	Q_BEGIN,
 	Q_COMMIT,
@@ -159,11 +160,7 @@ struct spool {
 static sqlite3_stmt *
 spool_prepare(struct spool *sp, enum spool_stmt q)
 {
-	sqlite3_stmt *s = sp->stmt[q];
-
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-	return s;
+	return sqldb_reset(sp->stmt[q]);
 }
 
 static enum spool_status
@@ -203,35 +200,6 @@ spool_step(struct spool *sp, sqlite3_stmt *s)
 }
 
 static void
-bind_u64(sqlite3_stmt *s, int i, uint64_t v)
-{
-	sqlite3_bind_int64(s, i, (sqlite3_int64)v);
-}
-
-static void
-bind_text(sqlite3_stmt *s, int i, const char *text, size_t len)
-{
-	sqlite3_bind_text(
-	    s, i, text != NULL ? text : "", (int)len, SQLITE_TRANSIENT);
-}
-
-static uint64_t
-column_u64(sqlite3_stmt *s, int i)
-{
-	return (uint64_t)sqlite3_column_int64(s, i);
-}
-
-/* A column's text (never NULL) and its length. */
-static const char *
-column_text(sqlite3_stmt *s, int i, size_t *len)
-{
-	const char *t = (const char *)sqlite3_column_text(s, i);
-
-	*len = (size_t)sqlite3_column_bytes(s, i);
-	return t != NULL ? t : "";
-}
-
-static void
 column_hash(sqlite3_stmt *s, int i, uint8_t out[AUDIT_HASH_LEN])
 {
 	const void *b = sqlite3_column_blob(s, i);
@@ -247,39 +215,16 @@ struct spool *
 spool_open(const char *path, char *err, size_t errlen)
 {
 	struct spool *sp;
-	char *msg = NULL;
-	int q;
 
 	if ((sp = calloc(1, sizeof(*sp))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (sqlite3_open_v2(path, &sp->db,
-		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-		    SQLITE_OPEN_NOMUTEX,
-		NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path,
-		    sp->db ? sqlite3_errmsg(sp->db) : "cannot open");
-		spool_close(sp);
+	sp->db = sqldb_open(
+	    path, spool_schema, spool_sql, Q_COUNT, sp->stmt, err, errlen);
+	if (sp->db == NULL) {
+		free(sp);
 		return NULL;
-	}
-	/* A busy database must not hold the loop for long. */
-	sqlite3_busy_timeout(sp->db, 100);
-	if (sqlite3_exec(sp->db, spool_schema, NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, msg ? msg : "schema");
-		sqlite3_free(msg);
-		spool_close(sp);
-		return NULL;
-	}
-	for (q = 0; q < Q_COUNT; q++) {
-		if (sqlite3_prepare_v3(sp->db, spool_sql[q], -1,
-			SQLITE_PREPARE_PERSISTENT, &sp->stmt[q],
-			NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "%s: %s", path,
-			    sqlite3_errmsg(sp->db));
-			spool_close(sp);
-			return NULL;
-		}
 	}
 	return sp;
 }
@@ -287,13 +232,9 @@ spool_open(const char *path, char *err, size_t errlen)
 void
 spool_close(struct spool *sp)
 {
-	int q;
-
 	if (sp == NULL)
 		return;
-	for (q = 0; q < Q_COUNT; q++)
-		sqlite3_finalize(sp->stmt[q]);
-	sqlite3_close(sp->db);
+	sqldb_close(sp->db, sp->stmt, Q_COUNT);
 	free(sp->row_topic);
 	free(sp);
 }
@@ -344,7 +285,7 @@ spool_period_built(struct spool *sp, uint64_t start)
 	sqlite3_stmt *s = spool_prepare(sp, Q_PERIOD_BUILT);
 	enum spool_status r;
 
-	bind_u64(s, 1, start);
+	sqldb_bind_u64(s, 1, start);
 	r = spool_step(sp, s);
 	sqlite3_reset(s);
 	return r;
@@ -358,15 +299,15 @@ spool_record_add(
 	uint8_t leaf[AUDIT_HASH_LEN];
 
 	audit_leaf(r, leaf);
-	bind_u64(s, 1, period);
-	bind_u64(s, 2, late);
-	bind_text(s, 3, r->address, ACCESS_ADDRESS_LEN);
-	bind_text(s, 4, r->topic, r->topic_len);
-	bind_u64(s, 5, r->action);
-	bind_u64(s, 6, r->first_ms);
-	bind_u64(s, 7, r->last_ms);
-	bind_u64(s, 8, r->count);
-	bind_u64(s, 9, r->bytes);
+	sqldb_bind_u64(s, 1, period);
+	sqldb_bind_u64(s, 2, late);
+	sqldb_bind_text(s, 3, r->address, ACCESS_ADDRESS_LEN);
+	sqldb_bind_text(s, 4, r->topic, r->topic_len);
+	sqldb_bind_u64(s, 5, r->action);
+	sqldb_bind_u64(s, 6, r->first_ms);
+	sqldb_bind_u64(s, 7, r->last_ms);
+	sqldb_bind_u64(s, 8, r->count);
+	sqldb_bind_u64(s, 9, r->bytes);
 	sqlite3_bind_blob(s, 10, leaf, AUDIT_HASH_LEN, SQLITE_TRANSIENT);
 	return spool_exec(sp, s);
 }
@@ -387,8 +328,8 @@ spool_store_batch(struct spool *sp, uint64_t instance, uint64_t seq,
 	if (spool_begin(sp) != SPOOL_OK)
 		return SPOOL_ERROR;
 	s = spool_prepare(sp, Q_BATCH_SEEN);
-	bind_u64(s, 1, instance);
-	bind_u64(s, 2, seq);
+	sqldb_bind_u64(s, 1, instance);
+	sqldb_bind_u64(s, 2, seq);
 	r = spool_step(sp, s);
 	sqlite3_reset(s);
 	if (r == SPOOL_OK)
@@ -409,10 +350,10 @@ spool_store_batch(struct spool *sp, uint64_t instance, uint64_t seq,
 		*late += period_late;
 	}
 	s = spool_prepare(sp, Q_BATCH_ADD);
-	bind_u64(s, 1, instance);
-	bind_u64(s, 2, seq);
-	bind_u64(s, 3, now);
-	bind_u64(s, 4, n);
+	sqldb_bind_u64(s, 1, instance);
+	sqldb_bind_u64(s, 2, seq);
+	sqldb_bind_u64(s, 3, now);
+	sqldb_bind_u64(s, 4, n);
 	if ((r = spool_exec(sp, s)) == SPOOL_OK &&
 	    (r = spool_commit(sp)) == SPOOL_OK)
 		return SPOOL_OK;
@@ -429,7 +370,7 @@ spool_batches_trim(struct spool *sp, uint64_t before)
 {
 	sqlite3_stmt *s = spool_prepare(sp, Q_BATCHES_TRIM);
 
-	bind_u64(s, 1, before);
+	sqldb_bind_u64(s, 1, before);
 	return spool_exec(sp, s);
 }
 
@@ -439,17 +380,17 @@ spool_read_row(sqlite3_stmt *s, struct spool_row *row)
 {
 	size_t len;
 
-	row->id = column_u64(s, 0);
-	row->period = column_u64(s, 1);
-	row->late = column_u64(s, 2) != 0;
-	row->erased = column_u64(s, 3) != 0;
-	row->rec.address = column_text(s, 4, &len);
-	row->rec.topic = column_text(s, 5, &row->rec.topic_len);
-	row->rec.action = (unsigned)column_u64(s, 6);
-	row->rec.first_ms = column_u64(s, 7);
-	row->rec.last_ms = column_u64(s, 8);
-	row->rec.count = column_u64(s, 9);
-	row->rec.bytes = column_u64(s, 10);
+	row->id = sqldb_column_u64(s, 0);
+	row->period = sqldb_column_u64(s, 1);
+	row->late = sqldb_column_u64(s, 2) != 0;
+	row->erased = sqldb_column_u64(s, 3) != 0;
+	row->rec.address = sqldb_column_text(s, 4, &len);
+	row->rec.topic = sqldb_column_text(s, 5, &row->rec.topic_len);
+	row->rec.action = (unsigned)sqldb_column_u64(s, 6);
+	row->rec.first_ms = sqldb_column_u64(s, 7);
+	row->rec.last_ms = sqldb_column_u64(s, 8);
+	row->rec.count = sqldb_column_u64(s, 9);
+	row->rec.bytes = sqldb_column_u64(s, 10);
 	column_hash(s, 11, row->leaf);
 }
 
@@ -471,14 +412,14 @@ spool_records(struct spool *sp, const struct spool_filter *f,
 	    f->has_period ? " AND period = ?4" : "");
 	if (sqlite3_prepare_v2(sp->db, sql, -1, &s, NULL) != SQLITE_OK)
 		return spool_fail(sp);
-	bind_u64(s, 1, f->after);
+	sqldb_bind_u64(s, 1, f->after);
 	if (f->address != NULL)
-		bind_text(s, 2, f->address, strlen(f->address));
+		sqldb_bind_text(s, 2, f->address, strlen(f->address));
 	if (f->topic != NULL)
-		bind_text(s, 3, f->topic, f->topic_len);
+		sqldb_bind_text(s, 3, f->topic, f->topic_len);
 	if (f->has_period)
-		bind_u64(s, 4, f->period);
-	bind_u64(s, 5, f->limit);
+		sqldb_bind_u64(s, 4, f->period);
+	sqldb_bind_u64(s, 5, f->limit);
 	while ((r = spool_step(sp, s)) == SPOOL_OK) {
 		spool_read_row(s, &row);
 		fn(arg, &row);
@@ -493,7 +434,7 @@ spool_record_get(struct spool *sp, uint64_t id, struct spool_row *out)
 	sqlite3_stmt *s = spool_prepare(sp, Q_RECORD_GET);
 	enum spool_status r;
 
-	bind_u64(s, 1, id);
+	sqldb_bind_u64(s, 1, id);
 	if ((r = spool_step(sp, s)) == SPOOL_OK) {
 		spool_read_row(s, out);
 		/* Copies: the row outlives the statement. */
@@ -523,12 +464,12 @@ spool_erase(struct spool *sp, const char *address, uint64_t *n)
 	if (spool_begin(sp) != SPOOL_OK)
 		return SPOOL_ERROR;
 	s = spool_prepare(sp, Q_ERASE_KEEP);
-	bind_text(s, 1, address, strlen(address));
+	sqldb_bind_text(s, 1, address, strlen(address));
 	if (spool_exec(sp, s) != SPOOL_OK)
 		goto fail;
 	*n = (uint64_t)sqlite3_changes(sp->db);
 	s = spool_prepare(sp, Q_ERASE_DROP);
-	bind_text(s, 1, address, strlen(address));
+	sqldb_bind_text(s, 1, address, strlen(address));
 	if (spool_exec(sp, s) != SPOOL_OK)
 		goto fail;
 	*n += (uint64_t)sqlite3_changes(sp->db);
@@ -555,12 +496,12 @@ spool_next_unsummarised(struct spool *sp, uint64_t last, uint64_t *start)
 	sqlite3_stmt *s = spool_prepare(sp, Q_NEXT_UNSUMMARISED);
 	enum spool_status r;
 
-	bind_u64(s, 1, last);
+	sqldb_bind_u64(s, 1, last);
 	if ((r = spool_step(sp, s)) == SPOOL_OK) {
 		if (sqlite3_column_type(s, 0) == SQLITE_NULL)
 			r = SPOOL_MISSING;
 		else
-			*start = column_u64(s, 0);
+			*start = sqldb_column_u64(s, 0);
 	}
 	sqlite3_reset(s);
 	return r;
@@ -575,9 +516,9 @@ spool_period_topics(struct spool *sp, uint64_t start,
 	const char *t;
 	size_t len;
 
-	bind_u64(s, 1, start);
+	sqldb_bind_u64(s, 1, start);
 	while ((r = spool_step(sp, s)) == SPOOL_OK) {
-		t = column_text(s, 0, &len);
+		t = sqldb_column_text(s, 0, &len);
 		fn(arg, t, len);
 	}
 	sqlite3_reset(s);
@@ -593,8 +534,8 @@ spool_topic_leaves(struct spool *sp, uint64_t start, const char *topic,
 	size_t count = 0, cap = 0;
 	enum spool_status r;
 
-	bind_u64(s, 1, start);
-	bind_text(s, 2, topic, len);
+	sqldb_bind_u64(s, 1, start);
+	sqldb_bind_text(s, 2, topic, len);
 	while ((r = spool_step(sp, s)) == SPOOL_OK) {
 		if (count == cap) {
 			cap = cap ? 2 * cap : 64;
@@ -629,10 +570,10 @@ spool_topic_addresses(struct spool *sp, uint64_t start, const char *topic,
 	enum spool_status r;
 	size_t n;
 
-	bind_u64(s, 1, start);
-	bind_text(s, 2, topic, len);
+	sqldb_bind_u64(s, 1, start);
+	sqldb_bind_text(s, 2, topic, len);
 	while ((r = spool_step(sp, s)) == SPOOL_OK)
-		fn(arg, column_text(s, 0, &n));
+		fn(arg, sqldb_column_text(s, 0, &n));
 	sqlite3_reset(s);
 	return r == SPOOL_MISSING ? SPOOL_OK : SPOOL_ERROR;
 }
@@ -650,14 +591,14 @@ spool_summary_add(struct spool *sp, const struct spool_summary *sum)
 {
 	sqlite3_stmt *s = spool_prepare(sp, Q_SUMMARY_ADD);
 
-	bind_u64(s, 1, sum->period);
-	bind_u64(s, 2, sum->period_end);
-	bind_text(s, 3, sum->topic, sum->topic_len);
+	sqldb_bind_u64(s, 1, sum->period);
+	sqldb_bind_u64(s, 2, sum->period_end);
+	sqldb_bind_text(s, 3, sum->topic, sum->topic_len);
 	sqlite3_bind_blob(s, 4, sum->root, AUDIT_HASH_LEN, SQLITE_TRANSIENT);
-	bind_u64(s, 5, sum->records);
-	bind_u64(s, 6, sum->publishers);
-	bind_u64(s, 7, sum->subscribers);
-	bind_text(s, 8, sum->reason, strlen(sum->reason));
+	sqldb_bind_u64(s, 5, sum->records);
+	sqldb_bind_u64(s, 6, sum->publishers);
+	sqldb_bind_u64(s, 7, sum->subscribers);
+	sqldb_bind_text(s, 8, sum->reason, strlen(sum->reason));
 	return spool_exec(sp, s);
 }
 
@@ -667,11 +608,11 @@ spool_period_add(struct spool *sp, uint64_t start, uint64_t end,
 {
 	sqlite3_stmt *s = spool_prepare(sp, Q_PERIOD_ADD);
 
-	bind_u64(s, 1, start);
-	bind_u64(s, 2, end);
-	bind_u64(s, 3, topics);
-	bind_u64(s, 4, records);
-	bind_u64(s, 5, now);
+	sqldb_bind_u64(s, 1, start);
+	sqldb_bind_u64(s, 2, end);
+	sqldb_bind_u64(s, 3, topics);
+	sqldb_bind_u64(s, 4, records);
+	sqldb_bind_u64(s, 5, now);
 	return spool_exec(sp, s);
 }
 
@@ -695,17 +636,17 @@ spool_read_summary(struct spool *sp, sqlite3_stmt *s, struct spool_summary *out)
 	size_t len;
 
 	memset(out, 0, sizeof(*out));
-	out->period = column_u64(s, 0);
-	out->period_end = column_u64(s, 1);
-	t = column_text(s, 2, &out->topic_len);
+	out->period = sqldb_column_u64(s, 0);
+	out->period_end = sqldb_column_u64(s, 1);
+	t = sqldb_column_text(s, 2, &out->topic_len);
 	out->topic = spool_strndup(t, out->topic_len);
 	column_hash(s, 3, out->root);
-	out->records = column_u64(s, 4);
-	out->publishers = column_u64(s, 5);
-	out->subscribers = column_u64(s, 6);
-	t = column_text(s, 7, &len);
+	out->records = sqldb_column_u64(s, 4);
+	out->publishers = sqldb_column_u64(s, 5);
+	out->subscribers = sqldb_column_u64(s, 6);
+	t = sqldb_column_text(s, 7, &len);
 	out->reason = spool_strndup(t, len);
-	out->tx = column_u64(s, 8);
+	out->tx = sqldb_column_u64(s, 8);
 	if (out->topic == NULL || out->reason == NULL) {
 		spool_summary_free(out);
 		snprintf(sp->error, sizeof(sp->error), "out of memory");
@@ -737,23 +678,23 @@ spool_summary_submitted(struct spool *sp, uint64_t period, const char *topic,
 	if (spool_begin(sp) != SPOOL_OK)
 		return SPOOL_ERROR;
 	s = spool_prepare(sp, Q_SUMMARY_SET_TX);
-	bind_u64(s, 1, period);
-	bind_text(s, 2, topic, len);
-	bind_u64(s, 3, tx);
+	sqldb_bind_u64(s, 1, period);
+	sqldb_bind_text(s, 2, topic, len);
+	sqldb_bind_u64(s, 3, tx);
 	if (spool_exec(sp, s) != SPOOL_OK)
 		goto fail;
 	s = spool_prepare(sp, Q_PERIOD_LEFT);
-	bind_u64(s, 1, period);
+	sqldb_bind_u64(s, 1, period);
 	if (spool_step(sp, s) != SPOOL_OK) {
 		sqlite3_reset(s);
 		goto fail;
 	}
-	left = column_u64(s, 0);
+	left = sqldb_column_u64(s, 0);
 	sqlite3_reset(s);
 	if (left == 0) {
 		s = spool_prepare(sp, Q_PERIOD_DONE);
-		bind_u64(s, 1, period);
-		bind_u64(s, 2, now != 0 ? now : 1);
+		sqldb_bind_u64(s, 1, period);
+		sqldb_bind_u64(s, 2, now != 0 ? now : 1);
 		if (spool_exec(sp, s) != SPOOL_OK)
 			goto fail;
 		*done = sqlite3_changes(sp->db) > 0;
@@ -773,8 +714,8 @@ spool_summary_get(struct spool *sp, uint64_t period, const char *topic,
 	sqlite3_stmt *s = spool_prepare(sp, Q_SUMMARY_GET);
 	enum spool_status r;
 
-	bind_u64(s, 1, period);
-	bind_text(s, 2, topic, len);
+	sqldb_bind_u64(s, 1, period);
+	sqldb_bind_text(s, 2, topic, len);
 	if ((r = spool_step(sp, s)) == SPOOL_OK)
 		r = spool_read_summary(sp, s, out);
 	sqlite3_reset(s);
@@ -789,7 +730,7 @@ spool_period_summaries(struct spool *sp, uint64_t period,
 	struct spool_summary sum;
 	enum spool_status r;
 
-	bind_u64(s, 1, period);
+	sqldb_bind_u64(s, 1, period);
 	while ((r = spool_step(sp, s)) == SPOOL_OK) {
 		if ((r = spool_read_summary(sp, s, &sum)) != SPOOL_OK)
 			break;
@@ -809,28 +750,28 @@ spool_figures(struct spool *sp, struct spool_figures *out)
 	s = spool_prepare(sp, Q_FIG_RECORDS);
 	if (spool_step(sp, s) != SPOOL_OK)
 		goto fail;
-	out->records = column_u64(s, 0) - column_u64(s, 3);
-	out->accesses = column_u64(s, 1);
-	out->late = column_u64(s, 2);
-	out->erased = column_u64(s, 3);
+	out->records = sqldb_column_u64(s, 0) - sqldb_column_u64(s, 3);
+	out->accesses = sqldb_column_u64(s, 1);
+	out->late = sqldb_column_u64(s, 2);
+	out->erased = sqldb_column_u64(s, 3);
 	sqlite3_reset(s);
 	s = spool_prepare(sp, Q_FIG_BATCHES);
 	if (spool_step(sp, s) != SPOOL_OK)
 		goto fail;
-	out->batches = column_u64(s, 0);
+	out->batches = sqldb_column_u64(s, 0);
 	sqlite3_reset(s);
 	s = spool_prepare(sp, Q_FIG_PERIODS);
 	if (spool_step(sp, s) != SPOOL_OK)
 		goto fail;
-	out->periods_done = column_u64(s, 0);
-	out->periods_pending = column_u64(s, 1);
-	out->last_done = column_u64(s, 2);
+	out->periods_done = sqldb_column_u64(s, 0);
+	out->periods_pending = sqldb_column_u64(s, 1);
+	out->last_done = sqldb_column_u64(s, 2);
 	sqlite3_reset(s);
 	s = spool_prepare(sp, Q_FIG_SUMMARIES);
 	if (spool_step(sp, s) != SPOOL_OK)
 		goto fail;
-	out->summaries = column_u64(s, 0);
-	out->summaries_pending = column_u64(s, 1);
+	out->summaries = sqldb_column_u64(s, 0);
+	out->summaries_pending = sqldb_column_u64(s, 1);
 	sqlite3_reset(s);
 	return SPOOL_OK;
 fail:
@@ -845,7 +786,7 @@ spool_summaries_pending(struct spool *sp, uint64_t *n)
 	enum spool_status r = spool_step(sp, s);
 
 	if (r == SPOOL_OK)
-		*n = column_u64(s, 1);
+		*n = sqldb_column_u64(s, 1);
 	sqlite3_reset(s);
 	return r == SPOOL_OK ? SPOOL_OK : SPOOL_ERROR;
 }
